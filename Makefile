@@ -1,0 +1,35 @@
+# `make demo` and `make test` work on a fresh machine with Python 3.10 to 3.12: each creates .venv and
+# installs the project into it when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# torch is installed first and on its own so that a build the machine already has (CPU wheels on CI) is
+# used; override for another build, e.g. `make test TORCH_SPEC='torch==2.11.0'`.
+TORCH_SPEC ?= torch>=2.1,<2.14
+DEMO := data/demo
+DEMO_WORK := work_dirs/demo
+
+.PHONY: demo test install clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python tools/make_demo_data.py --out $(DEMO)
+	$(BIN)/python tools/convert_datasets/gta.py $(DEMO)/gta --nproc 2
+	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
+	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
+	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
+	./test.sh $(DEMO_WORK)/source_only
+
+clean-demo:
+	rm -rf $(DEMO) $(DEMO_WORK)

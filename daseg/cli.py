@@ -1,0 +1,130 @@
+"""What the command-line entry points share: finding and loading the config, ``--cfg-options``, error output.
+
+    from daseg.cli import load_config, run_main
+
+    def main(argv=None):
+        cfg = load_config(args.config, args.cfg_options)
+        ...
+
+    if __name__ == '__main__':
+        run_main(main)
+"""
+import glob
+import os.path as osp
+import sys
+
+from .errors import UserError
+
+
+def find_config(path_or_workdir):
+    """Resolve a config file or a training work dir to the config file.
+
+    Args:
+        path_or_workdir (str): a config file, or a work dir holding exactly one ``*.py`` at its top level (the
+            resolved config that mmengine's Runner dumps there).
+
+    Returns:
+        tuple[str, str | None]: the config path and the work dir (None when a file was given).
+    """
+    if osp.isdir(path_or_workdir):
+        found = sorted(glob.glob(osp.join(glob.escape(path_or_workdir), '*.py')))
+        if len(found) != 1:
+            listed = ', '.join(osp.basename(p) for p in found) or 'none'
+            raise UserError(f'work dir {path_or_workdir} must hold exactly one config (*.py) at its top level, '
+                            f'found {len(found)}: {listed}')
+        return found[0], path_or_workdir
+    if not osp.isfile(path_or_workdir):
+        raise UserError(f'config not found: {path_or_workdir}')
+    return path_or_workdir, None
+
+
+def parse_cfg_options(items):
+    """Parse ``KEY=VALUE`` strings as mmengine's ``DictAction`` does (numbers, booleans, lists, tuples).
+
+    Args:
+        items (list[str] | None): e.g. ``['train_cfg.max_iters=1000', 'model.test_cfg.mode=slide']``.
+
+    Returns:
+        dict: dotted key -> parsed value.
+    """
+    from mmengine.config import DictAction
+    options = {}
+    for item in items or []:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise UserError(f'bad --cfg-options item {item!r}: expected KEY=VALUE')
+        options[key] = DictAction._parse_iterable(value)
+    return options
+
+
+def check_cfg_keys(cfg, options):
+    """Refuse dotted keys that do not exist in ``cfg``: a typo would otherwise add a new, unused entry.
+
+    Args:
+        cfg (mmengine.Config): the loaded config.
+        options (dict): dotted key -> value; integer parts index lists, as in ``merge_from_dict``.
+    """
+    tree = cfg.to_dict()
+    for key in options:
+        node = tree
+        for part in key.split('.'):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise UserError(f'unknown config key: {key}')
+
+
+def load_config(path_or_workdir, cfg_options=None):
+    """Load a config file (or a work dir's dumped config) and apply ``--cfg-options``.
+
+    Args:
+        path_or_workdir (str): see :func:`find_config`.
+        cfg_options (list[str] | None): ``KEY=VALUE`` overrides; every key must exist in the config.
+
+    Returns:
+        mmengine.Config: the merged config.
+    """
+    from mmengine.config import Config
+    config_path, _ = find_config(path_or_workdir)
+    try:
+        cfg = Config.fromfile(config_path)
+    except (OSError, SyntaxError, NameError) as exc:
+        message = ' '.join(str(exc).split())
+        raise UserError(f'cannot load config {config_path}: {type(exc).__name__}: {message}') from None
+    options = parse_cfg_options(cfg_options)
+    check_cfg_keys(cfg, options)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+def user_message(exc):
+    """The one-line message of a UserError, also when a DataLoader worker re-raised it.
+
+    torch re-raises a worker's exception as the same type whose message is the worker's whole traceback;
+    its last line is ``daseg.errors.UserError: <message>``.
+    """
+    text = str(exc).strip()
+    if text.startswith('Caught UserError'):
+        text = text.splitlines()[-1].split('UserError: ', 1)[-1]
+    return ' '.join(text.split())
+
+
+def run_main(fn):
+    """Call ``fn()``; a user mistake ends the program with one ``error: ...`` line on stderr and exit code 2.
+
+    Args:
+        fn (callable): the entry point, taking no arguments.
+
+    Returns:
+        The result of ``fn()``.
+    """
+    try:
+        return fn()
+    except UserError as exc:
+        print('error: ' + user_message(exc), file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print('error: interrupted', file=sys.stderr)
+        sys.exit(130)

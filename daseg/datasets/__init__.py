@@ -1,0 +1,11 @@
+"""Datasets (each checks its layout at load time) and the checked image/label loaders."""
+from .acdc import ACDCDataset
+from .cityscapes import CheckedCityscapesDataset
+from .dark_zurich import CheckedDarkZurichDataset
+from .gta import GTADataset
+from .idd import IDDDataset
+from .loading import LoadAnnotationsChecked, LoadImageChecked
+from .synthia import SynthiaDataset
+
+__all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GTADataset', 'IDDDataset',
+           'LoadAnnotationsChecked', 'LoadImageChecked', 'SynthiaDataset']

@@ -1,0 +1,111 @@
+"""One writer per dataset format: each stores an image and its labels under the real dataset's own folder
+layout, file names and label encoding, so the project's real converters and loaders read them.
+
+A writer is called as `write(root, split, index, image, scene)` and returns the sample's stem.
+"""
+import os
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .labels import LABEL_COLORS, SYNTHIA_LUT, THING_IDS, TRAINID_LUT
+
+CITYSCAPES_CITIES = {'train': ('aachen', 'bochum', 'bremen'), 'val': ('frankfurt', 'lindau')}
+# First GoPro sequence number of each split; sequences hold `_SEQ_LEN` frames (Dark Zurich val: all in one).
+_ACDC_SEQ = {'train': 475, 'val': 606}
+_DZ_TRAIN_SEQ, DZ_VAL_SEQ = 348, 'GOPR0356'
+_SEQ_LEN = 40
+
+
+def _save(path, array, palette=False, **options):
+    """Save uint8 HxW (grey, or palette indices with the labelId colours) or HxWx3 (RGB) with PIL."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    img = Image.fromarray(array)
+    if palette:
+        img = img.convert('P')  # keeps the index values; only the colour table is new
+        colours = np.zeros((256, 3), np.uint8)
+        colours[:len(LABEL_COLORS)] = LABEL_COLORS
+        img.putpalette(colours.ravel().tolist())
+    img.save(path, **options)
+
+
+def gta(root, split, index, image, scene):
+    """GTA5: images/00000.png, labels/00000.png as a palette PNG whose indices are Cityscapes labelIds."""
+    stem = f'{index:05d}'
+    _save(os.path.join(root, 'images', stem + '.png'), image)
+    _save(os.path.join(root, 'labels', stem + '.png'), scene.ids, palette=True)
+    return stem
+
+
+def instance_ids(scene):
+    """Per-pixel instance number 1..n of thing shapes, 0 on stuff."""
+    things = np.isin(scene.ids, THING_IDS)
+    _, inverse = np.unique(np.where(things, scene.region, 0), return_inverse=True)
+    inst = inverse.reshape(scene.ids.shape).astype(np.uint16)
+    return inst if things.all() else inst * things  # index 0 is stuff whenever stuff exists
+
+
+def synthia(root, split, index, image, scene):
+    """SYNTHIA-RAND-CITYSCAPES: RGB/0000000.png and GT/LABELS/0000000.png, 16-bit 3-channel with the class
+    id in R and the instance id in G (as cv2 reads it: [..., 2] and [..., 1])."""
+    stem = f'{index:07d}'
+    _save(os.path.join(root, 'RGB', stem + '.png'), image)
+    label = np.zeros(scene.ids.shape + (3,), np.uint16)
+    label[..., 2] = SYNTHIA_LUT[scene.ids]
+    label[..., 1] = instance_ids(scene)
+    path = os.path.join(root, 'GT', 'LABELS', stem + '.png')
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, label)
+    return stem
+
+
+def cityscapes(root, split, index, image, scene):
+    """Cityscapes: leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png, gtFine labelIds + color."""
+    cities = CITYSCAPES_CITIES[split]
+    city = cities[index % len(cities)]
+    stem = f'{city}_{index // len(cities):06d}_000019'
+    _save(os.path.join(root, 'leftImg8bit', split, city, stem + '_leftImg8bit.png'), image)
+    gt = os.path.join(root, 'gtFine', split, city, stem + '_gtFine_')
+    _save(gt + 'labelIds.png', scene.ids)
+    _save(gt + 'color.png', LABEL_COLORS[scene.ids])
+    return stem
+
+
+def idd(root, split, index, image, scene):
+    """IDD after its own toolkit: leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.jpg and
+    gtFine/<split>/<seq>/<frame>_gtFine_labelcsTrainIds.png (Cityscapes trainIds, 255 = ignore)."""
+    seq = str(index // _SEQ_LEN + (0 if split == 'train' else 200))
+    frame = f'{index:06d}'
+    _save(os.path.join(root, 'leftImg8bit', split, seq, frame + '_leftImg8bit.jpg'), image, quality=85)
+    _save(os.path.join(root, 'gtFine', split, seq, frame + '_gtFine_labelcsTrainIds.png'), TRAINID_LUT[scene.ids])
+    return f'{seq}/{frame}'
+
+
+def _gopro(root_rgb, root_gt, seq, index, image, scene):
+    stem = f'{seq}_frame_{index * 10 + 1:06d}'  # unique within the split, like real frame numbers
+    _save(os.path.join(root_rgb, seq, stem + '_rgb_anon.png'), image)
+    if root_gt is not None:
+        _save(os.path.join(root_gt, seq, stem + '_gt_labelTrainIds.png'), TRAINID_LUT[scene.ids])
+        _save(os.path.join(root_gt, seq, stem + '_gt_labelIds.png'), scene.ids)
+    return f'{seq}/{stem}'
+
+
+def acdc(condition):
+    """ACDC for one condition: rgb_anon/<cond>/<split>/GOPRxxxx/..._rgb_anon.png and
+    gt/<cond>/<split>/GOPRxxxx/..._gt_labelTrainIds.png + _gt_labelIds.png."""
+    def write(root, split, index, image, scene):
+        seq = f'GOPR{_ACDC_SEQ[split] + index // _SEQ_LEN:04d}'
+        return _gopro(os.path.join(root, 'rgb_anon', condition, split),
+                      os.path.join(root, 'gt', condition, split), seq, index, image, scene)
+    return write
+
+
+def darkzurich(root, split, index, image, scene):
+    """Dark Zurich: unlabelled rgb_anon/train/night/GOPRxxxx/..., labelled val sequence GOPR0356."""
+    if split == 'train':
+        seq = f'GOPR{_DZ_TRAIN_SEQ + index // _SEQ_LEN:04d}'
+        return _gopro(os.path.join(root, 'rgb_anon', 'train', 'night'), None, seq, index, image, scene)
+    return _gopro(os.path.join(root, 'rgb_anon', 'val', 'night'), os.path.join(root, 'gt', 'val', 'night'),
+                  DZ_VAL_SEQ, index, image, scene)
+

@@ -1,0 +1,3 @@
+from .training_curve import TrainingCurveHook
+
+__all__ = ['TrainingCurveHook']

@@ -1,0 +1,3 @@
+from .mit import MiT
+
+__all__ = ['MiT']

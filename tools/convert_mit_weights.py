@@ -1,0 +1,68 @@
+"""Convert MiT (SegFormer encoder) weights to the mmseg layout used by daseg's ``MiT`` backbone.
+
+Reads the original ``mit_bX.pth`` (SegFormer/DAFormer), a HuggingFace ``nvidia/mit-bX`` ``pytorch_model.bin``
+or an mmseg MiT file, checks it against the MiT variant (detected from the shapes unless --arch is given)
+and writes ``{'state_dict': ...}``.
+
+    python tools/convert_mit_weights.py ~/Downloads/pytorch_model.bin pretrained/mit_b5.pth
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import torch
+
+from daseg.errors import UserError
+from daseg.models.backbones.mit import ARCH_SETTINGS, MiT, detect_arch
+from daseg.models.backbones.mit_convert import load_mit_weights
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='MiT weights in the original, HuggingFace or mmseg layout')
+    parser.add_argument('dst', help='output file (mmseg layout)')
+    parser.add_argument('--arch', choices=sorted(ARCH_SETTINGS),
+                        help='expected MiT variant (default: detected from the weights)')
+    parser.add_argument('--force', action='store_true', help='overwrite an existing DST')
+    return parser.parse_args(argv)
+
+
+def save_atomic(obj, path):
+    """``torch.save`` to a temporary file next to ``path``, then rename it onto ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def convert(src, dst, arch=None, force=False):
+    """Convert ``src`` to ``dst``; returns the MiT variant of the weights."""
+    if os.path.exists(dst) and not force:
+        raise UserError(f'{dst} exists; pass --force to overwrite it')
+    sd = load_mit_weights(src)
+    arch = arch or detect_arch(sd)
+    MiT(arch=arch).check_state_dict(sd, source=src)
+    save_atomic({'state_dict': sd}, dst)
+    return arch
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        arch = convert(args.src, args.dst, args.arch, args.force)
+    except UserError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    print(f'wrote MiT-{arch} weights to {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
