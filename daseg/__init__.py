@@ -9,6 +9,9 @@ import warnings
 # mmcv without compiled ops warns on import about a deformable-attention op no model here uses; the
 # warning would stand before every one-line error message of our entry points.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+# The original recipes average the cross-entropy over all pixels, ignored ones included (mmseg 0.x); that
+# is deliberate here, so mmseg's advice to average over non-ignored pixels only is noise.
+warnings.filterwarnings('ignore', message='Default ``avg_non_ignore`` is False')
 
 # mmseg announces on stdout that an optional OneDL integration is absent; keep our console output clean.
 with contextlib.redirect_stdout(io.StringIO()):

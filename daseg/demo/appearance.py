@@ -1,5 +1,5 @@
 """Rendering a `Scene` into an RGB image in a domain's `Style`: materials, textures, light, weather, camera."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -43,10 +43,15 @@ class Style:
     noise: float = 2.0  # sensor noise sigma (0..255 scale)
     vignette: float = 0.0
     jitter: dict = field(default_factory=lambda: {'brightness': 0.08, 'contrast': 0.06, 'tint': 0.03})
+    # Per-image weather/time of day: (probability, overrides of the fields above); the rest stay as they are.
+    conditions: tuple = ()
 
 
 def render(scene, style, rng):
     """RGB uint8 image of `scene` in `style`; per-image randomness from `rng`."""
+    if style.conditions:
+        probs, overrides = zip(*style.conditions)
+        style = replace(style, **overrides[rng.choice(len(probs), p=np.array(probs) / sum(probs))])
     h, w = scene.ids.shape
     base, second, skin = _region_colours(scene.region_label, style, rng)
     img = base[scene.region]

@@ -38,8 +38,8 @@ _TEXTURE = {ROAD: (0.05, 0.10), SIDEWALK: (0.04, 0.06), BUILDING: (0.04, 0.08), 
             FENCE: (0.05, 0.05), POLE: (0.02, 0.02), VEGETATION: (0.30, 0.25), TERRAIN: (0.18, 0.15),
             GROUND: (0.12, 0.15), CAR: (0.02, 0.02), TRUCK: (0.03, 0.03), BUS: (0.02, 0.02), TRAIN: (0.02, 0.02)}
 
-# The GTA-like source: saturated, sharp, sunny, game-like colours.
-GTA_STYLE = Style(colors={
+# Materials every domain starts from (each then shifts its own palette).
+_BASE = Style(colors={
     **_VOID_COLORS,
     ROAD: [(85, 85, 90), (95, 92, 95), (75, 75, 80)],
     SIDEWALK: [(175, 165, 150), (160, 155, 150)],
@@ -58,16 +58,24 @@ GTA_STYLE = Style(colors={
     TRUCK: [(230, 230, 230), (200, 80, 30), (60, 80, 120)],
     BUS: [(210, 60, 40), (240, 190, 40)],
     TRAIN: [(70, 130, 170), (200, 200, 210)],
-    MOTORCYCLE: [(40, 40, 45), (150, 30, 30)],
+    MOTORCYCLE: [(200, 30, 30), (30, 60, 180), (40, 40, 45)],
     BICYCLE: [(30, 90, 170), (200, 200, 200), (40, 40, 40)],
-}, texture=_TEXTURE, saturation=1.15, contrast=1.1, noise=1.5)
+}, texture=_TEXTURE)
+
+# The GTA-like source: saturated, sharp, mostly sunny; like GTA5 some images are overcast, at dusk or hazy.
+GTA_STYLE = replace(_BASE, saturation=1.15, contrast=1.1, noise=1.5, conditions=(
+    (0.70, {}),
+    (0.15, {'sky': ((170, 180, 195), (205, 210, 218)), 'clouds': 0.5, 'saturation': 0.85}),  # overcast
+    (0.10, {'night': 0.8, 'ambient': 0.45, 'sky': ((40, 50, 90), (200, 120, 80))}),  # dusk, lights on
+    (0.05, {'fog': 0.008, 'airlight': (200, 200, 205)}),  # haze
+))
 
 GTA_LAYOUT = Layout()
 
 # Synthia-like source: camera high above the street looking down, many pedestrians, pastel rendering,
 # only Synthia's 16 classes (no terrain, truck or train).
-SYNTHIA_STYLE = replace(GTA_STYLE, colors={
-    **GTA_STYLE.colors,
+SYNTHIA_STYLE = replace(_BASE, colors={
+    **_BASE.colors,
     ROAD: [(120, 118, 125)], SIDEWALK: [(205, 195, 175)], BUILDING: [(210, 190, 170), (170, 180, 200), (220, 160, 140)],
     VEGETATION: [(95, 165, 70), (110, 150, 60)], CAR: [(230, 60, 60), (60, 90, 200), (240, 240, 240), (90, 90, 95)],
 }, sky=((120, 170, 230), (210, 225, 240)), saturation=0.9, brightness=1.1, tile=0.0)
@@ -77,15 +85,15 @@ SYNTHIA_LAYOUT = replace(GTA_LAYOUT, horizon=(0.12, 0.3), cam_height=(4.0, 7.0),
     CAR: 3.0, PERSON: 5.0, RIDER: 0.5, BUS: 0.2, BICYCLE: 0.4, MOTORCYCLE: 0.2}, object_range=12.0)
 
 # Cityscapes-like target: overcast German street, muted palette, ego bonnet, dense buildings and bicycles.
-CITYSCAPES_STYLE = replace(GTA_STYLE, colors={
-    **GTA_STYLE.colors,
+CITYSCAPES_STYLE = replace(_BASE, colors={
+    **_BASE.colors,
     ROAD: [(110, 105, 112), (100, 100, 105)], SIDEWALK: [(140, 140, 145), (150, 145, 140)],
     BUILDING: [(160, 155, 140), (130, 120, 110), (175, 170, 160), (110, 105, 100)],
     VEGETATION: [(75, 95, 45), (65, 85, 50)], TERRAIN: [(140, 140, 90), (120, 125, 80)],
     CAR: [(120, 120, 125), (60, 60, 65), (190, 190, 190), (40, 50, 80), (110, 30, 30)],
     BUS: [(230, 230, 225)], TRAIN: [(200, 170, 40)], TRUCK: [(200, 200, 200), (60, 60, 60)],
-}, sky=((180, 188, 198), (215, 218, 222)), clouds=0.4, saturation=0.7, contrast=0.9, tint=(0.97, 1.02, 0.98),
-    blur=0.6, noise=3.0, tile=0.3)
+}, sky=((180, 188, 198), (215, 218, 222)), clouds=0.4, saturation=0.62, contrast=0.9, tint=(0.97, 1.02, 0.98),
+    blur=0.8, noise=3.0, tile=0.3)
 
 CITYSCAPES_LAYOUT = replace(GTA_LAYOUT, horizon=(0.38, 0.46), verge={SIDEWALK: 0.6, TERRAIN: 0.3, PARKING: 0.1},
                             building_prob=0.95, objects={
@@ -93,13 +101,13 @@ CITYSCAPES_LAYOUT = replace(GTA_LAYOUT, horizon=(0.38, 0.46), verge={SIDEWALK: 0
                                 BICYCLE: 0.8, MOTORCYCLE: 0.1}, motorbike_frac=0.1, ego_hood=0.1, roi_border=True)
 
 # IDD-like target: Indian roads, warm dusty haze, rough road edges, dirt verges, many two-wheelers.
-IDD_STYLE = replace(GTA_STYLE, colors={
-    **GTA_STYLE.colors,
+IDD_STYLE = replace(_BASE, colors={
+    **_BASE.colors,
     ROAD: [(120, 110, 100), (105, 100, 95)], SIDEWALK: [(170, 150, 120)],
     BUILDING: [(200, 160, 120), (200, 120, 100), (110, 160, 170), (220, 210, 180)],
     VEGETATION: [(90, 120, 50), (70, 100, 40)], TERRAIN: [(150, 120, 80), (165, 140, 95)],
     BUS: [(60, 120, 200), (200, 60, 60)], TRUCK: [(230, 150, 40), (40, 120, 60)],
-}, sky=((170, 185, 200), (215, 210, 200)), saturation=0.9, tint=(1.1, 1.0, 0.85), fog=0.006,
+}, sky=((170, 185, 200), (215, 210, 200)), saturation=0.9, tint=(1.06, 1.0, 0.9), fog=0.006,
     airlight=(205, 190, 165), noise=3.0, tile=0.0)
 
 IDD_LAYOUT = replace(GTA_LAYOUT, sidewalk_prob=0.35, verge={TERRAIN: 0.5, GROUND: 0.4, VEGETATION: 0.1},
@@ -108,18 +116,18 @@ IDD_LAYOUT = replace(GTA_LAYOUT, sidewalk_prob=0.35, verge={TERRAIN: 0.5, GROUND
                                               BICYCLE: 0.2, MOTORCYCLE: 1.0}, motorbike_frac=0.7)
 
 # ACDC-like fog: Swiss roads in fog, Cityscapes-like palette, depth-dependent haze.
-ACDC_FOG_STYLE = replace(CITYSCAPES_STYLE, fog=0.035, airlight=(195, 198, 202), saturation=0.6, blur=0.8)
+ACDC_FOG_STYLE = replace(CITYSCAPES_STYLE, fog=0.01, airlight=(195, 198, 202), saturation=0.6, blur=0.8)
 
 ACDC_LAYOUT = replace(CITYSCAPES_LAYOUT, ego_hood=0.0, roi_border=False, building_prob=0.6,
                       verge={TERRAIN: 0.5, SIDEWALK: 0.3, VEGETATION: 0.2}, tree_rate=4.0)
 
 # ACDC-like night: dark urban streets, white street lights, headlights.
-ACDC_NIGHT_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.25, lamp_tint=(0.9, 0.95, 1.0), noise=5.0,
-                           blur=0.7)
+ACDC_NIGHT_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.55, lamp_tint=(0.9, 0.95, 1.0), noise=4.0,
+                           blur=0.7, saturation=0.7)
 
 # Dark Zurich-like night: darker, orange sodium lamps, heavy noise.
-DZ_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.15, lamp_tint=(1.0, 0.65, 0.3), noise=8.0, blur=1.0,
-                   saturation=0.6, glow=1.4)
+DZ_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.55, lamp_tint=(1.0, 0.65, 0.3), noise=5.0, blur=0.9,
+                   saturation=0.6, glow=1.0)
 
 DOMAINS = (
     Domain('gta', 'GTA5', 'gta', writers.gta, True, (256, 144), 350, 50, GTA_LAYOUT, GTA_STYLE),

@@ -171,9 +171,9 @@ def _body(sp, base, height, stride):
     for k in (-1, 1):
         sp.poly([(k * 0.04, hip), (k * 0.17, hip), (k * (0.1 + stride) + 0.06, base),
                  (k * (0.1 + stride) - 0.06, base)], ACCENT)
-    sp.rect(-0.21 * height / 1.75, 0.21 * height / 1.75, hip - 0.05, shoulder)
+    sp.rect(-0.25 * height / 1.75, 0.25 * height / 1.75, hip - 0.05, shoulder)
     for k in (-1, 1):
-        sp.rect(k * 0.2 - 0.05, k * 0.2 + 0.05, hip - 0.02, shoulder - 0.02)
+        sp.rect(k * 0.24 - 0.06, k * 0.24 + 0.06, hip - 0.02, shoulder - 0.02)
     sp.ellipse(0, shoulder + 0.12 * height / 1.75, 0.1, 0.125, SKIN)
 
 
@@ -199,14 +199,14 @@ def _two_wheeler(cv, bike, x, z, scale, rng, rider):
                 if moto:
                     sp.ellipse(k * hub, r, r, r, TYRE)
                 else:
-                    sp.ellipse(k * hub, r, r, r, TYRE, thickness=0.06)
+                    sp.ellipse(k * hub, r, r, r, TYRE, thickness=0.12)
             if moto:
                 sp.poly([(-0.55, 0.35), (0.6, 0.35), (0.5, 0.85), (-0.45, 0.8)])
             else:
                 seat, bar = (-0.1 * facing, 0.9), (0.4 * facing, 1.0)
                 for p0, p1 in (((-hub, r), (hub, r)), ((0, r), seat), ((-hub * facing, r), seat),
                                ((hub * facing, r), bar)):
-                    sp.line(p0, p1, 0.05)
+                    sp.line(p0, p1, 0.07)
         if rider:
             _body(sp_rider := Sprite(cv, RIDER, x, z), 0.45, height * 0.85, 0.0)
             sp_rider.ellipse(0, 0.45 + height * 0.85 * 0.95, 0.13, 0.1)  # helmet over the head

@@ -31,19 +31,19 @@ class Layout:
     hedge_prob: float = 0.2
     guard_rail_prob: float = 0.1
     tree_rate: float = 3.0
-    pole_rate: float = 3.0
+    pole_rate: float = 4.0
     light_frac: float = 0.35  # share of poles carrying traffic lights (the others: signs or street lamps)
     sign_frac: float = 0.45
-    sign_rate: float = 0.4  # extra signs on short posts
+    sign_rate: float = 0.8  # extra signs on short posts
     static_rate: float = 0.5  # bins, benches, bollards (labelId 4, ignored in evaluation)
     objects: dict = field(default_factory=lambda: {
-        CAR: 4.0, PERSON: 1.2, RIDER: 0.35, TRUCK: 0.35, BUS: 0.15, TRAIN: 0.07, BICYCLE: 0.25,
-        MOTORCYCLE: 0.12})
+        CAR: 4.0, PERSON: 3.5, RIDER: 0.9, TRUCK: 0.35, BUS: 0.2, TRAIN: 0.08, BICYCLE: 0.6,
+        MOTORCYCLE: 0.35})
     motorbike_frac: float = 0.35  # share of riders on motorcycles rather than bicycles
     crossing_frac: float = 0.15  # share of persons crossing the road
     side_view: float = 0.3  # share of vehicles seen from the side (crossing traffic)
     object_scale: tuple = (0.9, 1.1)
-    object_range: float = 18.0  # mean distance (m) of objects beyond the nearest visible ground
+    object_range: float = 12.0  # mean distance (m) of objects beyond the nearest visible ground
     markings: float = 0.8  # probability of lane markings
     crosswalk: float = 0.2
     rough_edges: float = 0.0  # amplitude (m) of irregular road and strip edges

@@ -276,12 +276,12 @@ def _pole(cv, s, x, z, kind, rng):
         if kind == 'light':
             light = cv.new_region(TRAFFIC_LIGHT)
             top = height - (0.1 if arm else -0.9)
-            _box(cv, head_x, z, (0.4, 1.0), TRAFFIC_LIGHT, light, y=top - 1.0)
+            _box(cv, head_x, z, (0.55, 1.2), TRAFFIC_LIGHT, light, y=top - 1.2)
             k = {LAMP_RED: 0, LAMP_AMBER: 1, LAMP_GREEN: 2}[lamp]
             for i in range(3):
-                _box(cv, head_x, z, (0.22, 0.22), TRAFFIC_LIGHT, light, y=top - 0.3 - 0.3 * i,
+                _box(cv, head_x, z, (0.26, 0.26), TRAFFIC_LIGHT, light, y=top - 0.35 - 0.36 * i,
                      part=lamp if i == k else ACCENT)
-            col, row = cv.cam.project(head_x, z, top - 0.2 - 0.3 * k)
+            col, row = cv.cam.project(head_x, z, top - 0.22 - 0.36 * k)
             cv.lights.append((col, row, 0.3 * cv.cam.scale(z), lamp))
         elif kind == 'sign':
             _sign(cv, x, z, height, shape, cv.new_region(TRAFFIC_SIGN))

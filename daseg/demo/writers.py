@@ -1,7 +1,8 @@
 """One writer per dataset format: each stores an image and its labels under the real dataset's own folder
 layout, file names and label encoding, so the project's real converters and loaders read them.
 
-A writer is called as `write(root, split, index, image, scene)` and returns the sample's stem.
+A writer is called as `write(root, split, number, image, scene)`, `number` counting a domain's images
+across both splits, and returns the sample's stem.
 """
 import os
 
@@ -30,9 +31,9 @@ def _save(path, array, palette=False, **options):
     img.save(path, **options)
 
 
-def gta(root, split, index, image, scene):
+def gta(root, split, number, image, scene):
     """GTA5: images/00000.png, labels/00000.png as a palette PNG whose indices are Cityscapes labelIds."""
-    stem = f'{index:05d}'
+    stem = f'{number:05d}'
     _save(os.path.join(root, 'images', stem + '.png'), image)
     _save(os.path.join(root, 'labels', stem + '.png'), scene.ids, palette=True)
     return stem
@@ -41,15 +42,16 @@ def gta(root, split, index, image, scene):
 def instance_ids(scene):
     """Per-pixel instance number 1..n of thing shapes, 0 on stuff."""
     things = np.isin(scene.ids, THING_IDS)
-    _, inverse = np.unique(np.where(things, scene.region, 0), return_inverse=True)
-    inst = inverse.reshape(scene.ids.shape).astype(np.uint16)
-    return inst if things.all() else inst * things  # index 0 is stuff whenever stuff exists
+    _, inverse = np.unique(scene.region[things], return_inverse=True)
+    inst = np.zeros(scene.ids.shape, np.uint16)
+    inst[things] = inverse.ravel() + 1
+    return inst
 
 
-def synthia(root, split, index, image, scene):
+def synthia(root, split, number, image, scene):
     """SYNTHIA-RAND-CITYSCAPES: RGB/0000000.png and GT/LABELS/0000000.png, 16-bit 3-channel with the class
     id in R and the instance id in G (as cv2 reads it: [..., 2] and [..., 1])."""
-    stem = f'{index:07d}'
+    stem = f'{number:07d}'
     _save(os.path.join(root, 'RGB', stem + '.png'), image)
     label = np.zeros(scene.ids.shape + (3,), np.uint16)
     label[..., 2] = SYNTHIA_LUT[scene.ids]
@@ -60,11 +62,11 @@ def synthia(root, split, index, image, scene):
     return stem
 
 
-def cityscapes(root, split, index, image, scene):
+def cityscapes(root, split, number, image, scene):
     """Cityscapes: leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png, gtFine labelIds + color."""
     cities = CITYSCAPES_CITIES[split]
-    city = cities[index % len(cities)]
-    stem = f'{city}_{index // len(cities):06d}_000019'
+    city = cities[number % len(cities)]
+    stem = f'{city}_{number // len(cities):06d}_000019'
     _save(os.path.join(root, 'leftImg8bit', split, city, stem + '_leftImg8bit.png'), image)
     gt = os.path.join(root, 'gtFine', split, city, stem + '_gtFine_')
     _save(gt + 'labelIds.png', scene.ids)
@@ -72,18 +74,18 @@ def cityscapes(root, split, index, image, scene):
     return stem
 
 
-def idd(root, split, index, image, scene):
+def idd(root, split, number, image, scene):
     """IDD after its own toolkit: leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.jpg and
     gtFine/<split>/<seq>/<frame>_gtFine_labelcsTrainIds.png (Cityscapes trainIds, 255 = ignore)."""
-    seq = str(index // _SEQ_LEN + (0 if split == 'train' else 200))
-    frame = f'{index:06d}'
+    seq = str(number // _SEQ_LEN)
+    frame = f'{number:06d}'
     _save(os.path.join(root, 'leftImg8bit', split, seq, frame + '_leftImg8bit.jpg'), image, quality=85)
     _save(os.path.join(root, 'gtFine', split, seq, frame + '_gtFine_labelcsTrainIds.png'), TRAINID_LUT[scene.ids])
     return f'{seq}/{frame}'
 
 
-def _gopro(root_rgb, root_gt, seq, index, image, scene):
-    stem = f'{seq}_frame_{index * 10 + 1:06d}'  # unique within the split, like real frame numbers
+def _gopro(root_rgb, root_gt, seq, number, image, scene):
+    stem = f'{seq}_frame_{number * 10 + 1:06d}'  # unique within the split, like real frame numbers
     _save(os.path.join(root_rgb, seq, stem + '_rgb_anon.png'), image)
     if root_gt is not None:
         _save(os.path.join(root_gt, seq, stem + '_gt_labelTrainIds.png'), TRAINID_LUT[scene.ids])
@@ -94,18 +96,18 @@ def _gopro(root_rgb, root_gt, seq, index, image, scene):
 def acdc(condition):
     """ACDC for one condition: rgb_anon/<cond>/<split>/GOPRxxxx/..._rgb_anon.png and
     gt/<cond>/<split>/GOPRxxxx/..._gt_labelTrainIds.png + _gt_labelIds.png."""
-    def write(root, split, index, image, scene):
-        seq = f'GOPR{_ACDC_SEQ[split] + index // _SEQ_LEN:04d}'
+    def write(root, split, number, image, scene):
+        seq = f'GOPR{_ACDC_SEQ[split] + number // _SEQ_LEN:04d}'
         return _gopro(os.path.join(root, 'rgb_anon', condition, split),
-                      os.path.join(root, 'gt', condition, split), seq, index, image, scene)
+                      os.path.join(root, 'gt', condition, split), seq, number, image, scene)
     return write
 
 
-def darkzurich(root, split, index, image, scene):
+def darkzurich(root, split, number, image, scene):
     """Dark Zurich: unlabelled rgb_anon/train/night/GOPRxxxx/..., labelled val sequence GOPR0356."""
     if split == 'train':
-        seq = f'GOPR{_DZ_TRAIN_SEQ + index // _SEQ_LEN:04d}'
-        return _gopro(os.path.join(root, 'rgb_anon', 'train', 'night'), None, seq, index, image, scene)
+        seq = f'GOPR{_DZ_TRAIN_SEQ + number // _SEQ_LEN:04d}'
+        return _gopro(os.path.join(root, 'rgb_anon', 'train', 'night'), None, seq, number, image, scene)
     return _gopro(os.path.join(root, 'rgb_anon', 'val', 'night'), os.path.join(root, 'gt', 'val', 'night'),
-                  DZ_VAL_SEQ, index, image, scene)
+                  DZ_VAL_SEQ, number, image, scene)
 

@@ -20,17 +20,19 @@ class PolyWarmupLR(LRSchedulerMixin, _ParamScheduler):
         eta_min (float): Final learning rate.
         warmup_iters (int): Length of the linear warm-up; 0 disables it.
         warmup_ratio (float): Warm-up factor at iteration 0.
+        end (int | None): Last iteration the scheduler acts on (the Runner fills in the loop's length);
+            defaults to ``max_iters``.
     """
 
     def __init__(self, optimizer, max_iters: int, power: float = 1.0, eta_min: float = 0.0,
-                 warmup_iters: int = 1500, warmup_ratio: float = 1e-6, begin: int = 0,
+                 warmup_iters: int = 1500, warmup_ratio: float = 1e-6, begin: int = 0, end=None,
                  last_step: int = -1, by_epoch: bool = False, verbose: bool = False):
         self.max_iters = max_iters
         self.power = power
         self.eta_min = eta_min
         self.warmup_iters = warmup_iters
         self.warmup_ratio = warmup_ratio
-        super().__init__(optimizer, begin=begin, end=max_iters, last_step=last_step, by_epoch=by_epoch,
+        super().__init__(optimizer, begin=begin, end=max_iters if end is None else end, last_step=last_step, by_epoch=by_epoch,
                          verbose=verbose)
 
     def _get_value(self):

@@ -16,9 +16,8 @@ optim_wrapper = dict(
 )
 param_scheduler = [
     dict(type='PolyWarmupLR', max_iters=max_iters, power=1.0, eta_min=0.0, warmup_iters=warmup_iters,
-         warmup_ratio=1e-06),
+         warmup_ratio=1e-06, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=4000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3))

@@ -30,7 +30,7 @@ class TrainingCurveHook(Hook):
         self.iters.append(step)
         for name, value in (outputs or {}).items():
             if 'loss' in name:
-                self.losses.setdefault(name, []).append(float(value))
+                self.losses.setdefault(name, []).append(float(value.detach()) if hasattr(value, "detach") else float(value))
         self.lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
         if step % self.interval == 0:
             self._draw(runner)

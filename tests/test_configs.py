@@ -1,0 +1,32 @@
+"""Every experiment config loads, builds its model, and names datasets and transforms that exist."""
+from pathlib import Path
+
+import pytest
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, MODELS, TRANSFORMS
+
+from daseg.cli import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+
+
+def _datasets(cfg):
+    yield cfg.train_dataloader.dataset
+    if cfg.get('val_dataloader'):
+        yield cfg.val_dataloader.dataset
+    yield from cfg.get('eval_targets', {}).values()
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_config_is_consistent(path):
+    init_default_scope('mmseg')
+    cfg = load_config(str(path))
+    for dataset in _datasets(cfg):
+        assert DATASETS.get(dataset['type']) is not None, dataset['type']
+        for step in dataset['pipeline']:
+            assert TRANSFORMS.get(step['type']) is not None, step['type']
+    model = MODELS.build(cfg.model)
+    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    if cfg.model.backbone.get('arch') == 'b5' and cfg.model.decode_head.type == 'DAFormerHead':
+        assert millions == pytest.approx(85.2, abs=0.05)  # the size DAFormer reports for MiT-B5 + its head
