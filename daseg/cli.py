@@ -13,6 +13,8 @@ import glob
 import os.path as osp
 import sys
 
+import torch
+
 from .errors import UserError
 
 
@@ -120,6 +122,10 @@ def run_main(fn):
     Returns:
         The result of ``fn()``.
     """
+    # Freshly initialised or barely trained weights produce denormal floats, which make CPU arithmetic up to
+    # 50 times slower (measured on the demo: 30 s instead of 0.6 s per UDA step); flushing them to zero
+    # changes nothing measurable.
+    torch.set_flush_denormal(True)
     try:
         return fn()
     except UserError as exc:

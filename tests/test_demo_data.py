@@ -140,7 +140,8 @@ def test_refuses_existing_set_unless_overwrite(demo, tmp_path, capsys):
     generate(out, scale=2 * SCALE, size=SIZE, nproc=1, domains=[gta], overwrite=True)
     assert len(list((tmp_path / 'set/gta/images').iterdir())) == 16  # 14 + 2, was 7 + 1
 
-    spec = importlib.util.spec_from_file_location('make_demo_data', Path(__file__).parents[1] / 'tools/make_demo_data.py')
+    script = Path(__file__).parents[1] / 'tools/make_demo_data.py'
+    spec = importlib.util.spec_from_file_location('make_demo_data', script)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     assert cli.main(['--out', out, '--scale', '0.01', '--size', '64x36', '--nproc', '1']) == 2

@@ -35,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument('--show-dir', help='write image | ground truth | prediction PNGs to DIR/<target>/')
     p.add_argument('--out', help='folder for results.json/.csv/.md (default: <work dir or checkpoint folder>/'
                                  'eval_<timestamp>)')
-    p.add_argument('--which', choices=['student', 'teacher'], default='student',
+    p.add_argument('--eval-model', '--which', dest='which', choices=['student', 'teacher'], default='student',
                    help='sub-model of a UDA checkpoint to evaluate')
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     p.add_argument('--workers', type=int, default=2, help='dataloader worker processes per target')

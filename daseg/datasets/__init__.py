@@ -6,6 +6,8 @@ from .gta import GTADataset
 from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
 from .synthia import SynthiaDataset
+from .samplers import PositionSampler
+from .uda_dataset import UDADataset
 
 __all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GTADataset', 'IDDDataset',
-           'LoadAnnotationsChecked', 'LoadImageChecked', 'SynthiaDataset']
+           'LoadAnnotationsChecked', 'LoadImageChecked', 'SynthiaDataset', 'PositionSampler', 'UDADataset']

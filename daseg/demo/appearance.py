@@ -30,18 +30,15 @@ class Style:
     saturation: float = 1.0
     contrast: float = 1.0
     brightness: float = 1.0
-    gamma: float = 1.0
     tint: tuple = (1.0, 1.0, 1.0)
     fog: float = 0.0  # extinction (1/m)
     airlight: tuple = (200, 200, 200)
     night: float = 0.0  # 0 = day, 1 = full night (ambient light scaled to `ambient`)
     ambient: float = 0.15
-    glow: float = 1.0
     lamp_tint: tuple = (1.0, 1.0, 1.0)  # colour of street light at night
     night_sky: tuple = ((8, 10, 20), (40, 35, 45))
     blur: float = 0.0  # Gaussian sigma in pixels at 256 px width
     noise: float = 2.0  # sensor noise sigma (0..255 scale)
-    vignette: float = 0.0
     jitter: dict = field(default_factory=lambda: {'brightness': 0.08, 'contrast': 0.06, 'tint': 0.03})
     # Per-image weather/time of day: (probability, overrides of the fields above); the rest stay as they are.
     conditions: tuple = ()
@@ -58,21 +55,15 @@ def render(scene, style, rng):
     _sky(img, scene, style, rng)
     _parts(img, scene, style, second, skin)
     img *= _grain(scene, style, rng)[..., None]
-    emission = None
+    emission = 0
     if style.night > 0:
         img, emission = _night(img, scene, style)
-    if style.fog > 0:
-        t = np.exp(-style.fog * scene.depth)[..., None]
-        img = img * t + np.asarray(style.airlight, np.float32) * (1 - t)
-    if emission is not None:
-        img += emission * (np.exp(-style.fog * scene.depth)[..., None] if style.fog > 0 else 1)
+    # Fog (Koschmieder): light from depth d is attenuated by exp(-fog * d) and replaced by the airlight.
+    t = np.exp(-style.fog * scene.depth)[..., None]
+    img = img * t + np.asarray(style.airlight, np.float32) * (1 - t) + emission * t
     img = _grade(img, style, rng)
     if style.blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), style.blur * w / 256)
-    if style.vignette > 0:
-        yy, xx = np.mgrid[0:h, 0:w]
-        r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-        img *= (1 - style.vignette * r2 / 2)[..., None]
     img += rng.normal(0, style.noise, img.shape).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
@@ -172,16 +163,16 @@ def _night(img, scene, style):
     glow = np.zeros_like(img)
     for col, row, radius, code in scene.lights:
         colour = np.asarray(_LAMPS[code], np.float32) * (tint if code == LAMP_WHITE else 1)
-        cv2.circle(glow, (int(col), int(row)), max(1, int(radius * 2)), colour.tolist(), -1)
+        cv2.circle(glow, (int(col), int(row)), max(1, int(radius * 1.3)), colour.tolist(), -1)
     sigma = 0.02 * w
-    glow = cv2.GaussianBlur(glow, (0, 0), sigma) * style.glow * k
+    glow = cv2.GaussianBlur(glow, (0, 0), sigma) * k
     # Light falls on surfaces too: the glow lights up the dimmed scene in the lamp's colour.
     dark = dark + img * np.clip(glow / 255, 0, 1) * 1.5
     return dark, emission + glow * 0.5
 
 
 def _grade(img, style, rng):
-    """Camera/colour grading: tint, saturation, contrast, brightness and gamma, jittered per image."""
+    """Camera/colour grading: tint, saturation, contrast and brightness, jittered per image."""
     j = style.jitter
     tint = np.asarray(style.tint, np.float32) * (1 + rng.normal(0, j['tint'], 3)).astype(np.float32)
     img = img * tint
@@ -191,6 +182,4 @@ def _grade(img, style, rng):
     brightness = style.brightness * (1 + rng.normal(0, j['brightness']))
     mean = img.mean()
     img = (mean + (img - mean) * contrast) * brightness
-    if style.gamma != 1.0:
-        img = 255 * (np.clip(img, 0, None) / 255) ** (1 / style.gamma)
     return img.astype(np.float32)

@@ -107,7 +107,7 @@ IDD_STYLE = replace(_BASE, colors={
     BUILDING: [(200, 160, 120), (200, 120, 100), (110, 160, 170), (220, 210, 180)],
     VEGETATION: [(90, 120, 50), (70, 100, 40)], TERRAIN: [(150, 120, 80), (165, 140, 95)],
     BUS: [(60, 120, 200), (200, 60, 60)], TRUCK: [(230, 150, 40), (40, 120, 60)],
-}, sky=((170, 185, 200), (215, 210, 200)), saturation=0.9, tint=(1.06, 1.0, 0.9), fog=0.006,
+}, sky=((150, 175, 205), (205, 210, 210)), saturation=0.9, tint=(1.04, 1.0, 0.93), fog=0.004,
     airlight=(205, 190, 165), noise=3.0, tile=0.0)
 
 IDD_LAYOUT = replace(GTA_LAYOUT, sidewalk_prob=0.35, verge={TERRAIN: 0.5, GROUND: 0.4, VEGETATION: 0.1},
@@ -115,29 +115,43 @@ IDD_LAYOUT = replace(GTA_LAYOUT, sidewalk_prob=0.35, verge={TERRAIN: 0.5, GROUND
                      light_frac=0.1, objects={CAR: 2.5, PERSON: 2.0, RIDER: 2.0, TRUCK: 0.8, BUS: 0.5, TRAIN: 0.02,
                                               BICYCLE: 0.2, MOTORCYCLE: 1.0}, motorbike_frac=0.7)
 
-# ACDC-like fog: Swiss roads in fog, Cityscapes-like palette, depth-dependent haze.
-ACDC_FOG_STYLE = replace(CITYSCAPES_STYLE, fog=0.01, airlight=(195, 198, 202), saturation=0.6, blur=0.8)
+# ACDC-like: Swiss roads; Cityscapes-like materials with greener summer vegetation, less blur.
+ACDC_STYLE = replace(CITYSCAPES_STYLE, colors={
+    **CITYSCAPES_STYLE.colors, VEGETATION: [(70, 110, 45), (60, 100, 40)], TERRAIN: [(130, 150, 80)],
+}, saturation=0.75, blur=0.6)
 
 ACDC_LAYOUT = replace(CITYSCAPES_LAYOUT, ego_hood=0.0, roi_border=False, building_prob=0.6,
                       verge={TERRAIN: 0.5, SIDEWALK: 0.3, VEGETATION: 0.2}, tree_rate=4.0)
 
-# ACDC-like night: dark urban streets, white street lights, headlights.
-ACDC_NIGHT_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.55, lamp_tint=(0.9, 0.95, 1.0), noise=4.0,
-                           blur=0.7, saturation=0.7)
+# At night fewer people are out; Dark Zurich drives through the dense city centre on two-lane streets.
+ACDC_NIGHT_LAYOUT = replace(ACDC_LAYOUT, building_prob=0.8, objects={
+    CAR: 4.0, PERSON: 1.2, RIDER: 0.3, TRUCK: 0.1, BUS: 0.15, TRAIN: 0.05, BICYCLE: 0.5, MOTORCYCLE: 0.1})
+DZ_LAYOUT = replace(ACDC_LAYOUT, horizon=(0.42, 0.5), lanes=(2,), building_prob=0.9, objects={
+    CAR: 3.0, PERSON: 0.8, RIDER: 0.2, TRUCK: 0.1, BUS: 0.2, TRAIN: 0.1, BICYCLE: 0.6, MOTORCYCLE: 0.1})
 
-# Dark Zurich-like night: darker, orange sodium lamps, heavy noise.
-DZ_STYLE = replace(CITYSCAPES_STYLE, night=1.0, ambient=0.55, lamp_tint=(1.0, 0.65, 0.3), noise=5.0, blur=0.9,
-                   saturation=0.6, glow=1.0)
+# ACDC-like fog: depth-dependent haze towards a grey sky.
+ACDC_FOG_STYLE = replace(ACDC_STYLE, fog=0.01, airlight=(195, 198, 202))
+
+# ACDC-like night: dark urban streets, white street lights, headlights.
+ACDC_NIGHT_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.62, lamp_tint=(0.9, 0.95, 1.0), noise=4.0)
+
+# Dark Zurich-like night: orange sodium lamps, stronger sensor noise and blur, washed-out colours.
+DZ_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.65, lamp_tint=(1.0, 0.65, 0.3), noise=5.0, blur=0.8,
+                   saturation=0.6)
 
 DOMAINS = (
     Domain('gta', 'GTA5', 'gta', writers.gta, True, (256, 144), 350, 50, GTA_LAYOUT, GTA_STYLE),
-    Domain('synthia', 'SYNTHIA-RAND-CITYSCAPES', 'synthia', writers.synthia, True, (256, 152), 260, 40, SYNTHIA_LAYOUT, SYNTHIA_STYLE),
-    Domain('cityscapes', 'Cityscapes', 'cityscapes', writers.cityscapes, False, (256, 128), 300, 60, CITYSCAPES_LAYOUT,
-           CITYSCAPES_STYLE),
-    Domain('idd', 'IDD (after its toolkit)', 'idd_raw', writers.idd, False, (256, 144), 200, 60, IDD_LAYOUT, IDD_STYLE),
-    Domain('acdc_fog', 'ACDC fog', 'acdc', writers.acdc('fog'), False, (256, 144), 150, 50, ACDC_LAYOUT, ACDC_FOG_STYLE),
-    Domain('acdc_night', 'ACDC night', 'acdc', writers.acdc('night'), False, (256, 144), 150, 50, ACDC_LAYOUT,
-           ACDC_NIGHT_STYLE),
-    Domain('darkzurich', 'Dark Zurich night', 'darkzurich', writers.darkzurich, False, (256, 144), 200, 50, ACDC_LAYOUT, DZ_STYLE),
+    Domain('synthia', 'SYNTHIA-RAND-CITYSCAPES', 'synthia', writers.synthia, True, (256, 152), 260, 40,
+           SYNTHIA_LAYOUT, SYNTHIA_STYLE),
+    Domain('cityscapes', 'Cityscapes', 'cityscapes', writers.cityscapes, False, (256, 128), 300, 60,
+           CITYSCAPES_LAYOUT, CITYSCAPES_STYLE),
+    Domain('idd', 'IDD (after its toolkit)', 'idd_raw', writers.idd, False, (256, 144), 200, 60, IDD_LAYOUT,
+           IDD_STYLE),
+    Domain('acdc_fog', 'ACDC fog', 'acdc', writers.acdc('fog'), False, (256, 144), 150, 50, ACDC_LAYOUT,
+           ACDC_FOG_STYLE),
+    Domain('acdc_night', 'ACDC night', 'acdc', writers.acdc('night'), False, (256, 144), 150, 50,
+           ACDC_NIGHT_LAYOUT, ACDC_NIGHT_STYLE),
+    Domain('darkzurich', 'Dark Zurich night', 'darkzurich', writers.darkzurich, False, (256, 144), 200, 50,
+           DZ_LAYOUT, DZ_STYLE),
 )
 DOMAINS_BY_NAME = {d.name: d for d in DOMAINS}

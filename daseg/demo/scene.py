@@ -35,7 +35,7 @@ class Layout:
     light_frac: float = 0.35  # share of poles carrying traffic lights (the others: signs or street lamps)
     sign_frac: float = 0.45
     sign_rate: float = 0.8  # extra signs on short posts
-    static_rate: float = 0.5  # bins, benches, bollards (labelId 4, ignored in evaluation)
+    clutter_rate: float = 0.5  # bins, benches, carts: labelIds 4 (static), 0 (unlabeled), 5 (dynamic)
     objects: dict = field(default_factory=lambda: {
         CAR: 4.0, PERSON: 3.5, RIDER: 0.9, TRUCK: 0.35, BUS: 0.2, TRAIN: 0.08, BICYCLE: 0.6,
         MOTORCYCLE: 0.35})

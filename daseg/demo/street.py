@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .canvas import ACCENT, GLASS, LAMP_AMBER, LAMP_GREEN, LAMP_RED, LAMP_WHITE, MARKING, WINDOW_LIT
-from .labels import (BUILDING, FENCE, GUARD_RAIL, POLE, ROAD, SIDEWALK, STATIC, TRAFFIC_LIGHT, TRAFFIC_SIGN,
-                     VEGETATION, WALL)
+from .labels import (BUILDING, DYNAMIC, FENCE, GUARD_RAIL, POLE, ROAD, SIDEWALK, STATIC, TRAFFIC_LIGHT,
+                     TRAFFIC_SIGN, UNLABELED, VEGETATION, WALL)
 
 Z_FAR = 400.0  # metres: where the ground strips end (about the horizon)
 
@@ -219,7 +219,7 @@ def _barrier(cv, label, x, z0, z1, height, rng):
 
 
 def street_furniture(cv, layout, sp, rng):
-    """Poles (bare, with traffic lights, signs or lamps), small signs, trees and static clutter."""
+    """Poles (bare, with traffic lights, signs or lamps), small signs, trees and clutter left unevaluated."""
     out = []
 
     def place(offset_lo, offset_hi, ref='road'):
@@ -238,10 +238,11 @@ def street_furniture(cv, layout, sp, rng):
     for _ in range(rng.poisson(layout.tree_rate)):
         s, x, z = place(-0.8, 2.0, ref='sidewalk')
         out.append((z, _tree(cv, x, z, rng)))
-    for _ in range(rng.poisson(layout.static_rate)):
+    for _ in range(rng.poisson(layout.clutter_rate)):
         s, x, z = place(0.5, 2.0)
         size = rng.uniform(0.4, 1.5), rng.uniform(0.5, 1.2)
-        out.append((z, lambda x=x, z=z, size=size: _box(cv, x, z, size, STATIC, cv.new_region(STATIC))))
+        label = int(rng.choice([STATIC, UNLABELED, DYNAMIC], p=[0.6, 0.25, 0.15]))
+        out.append((z, lambda x=x, z=z, size=size, label=label: _box(cv, x, z, size, label, cv.new_region(label))))
     return out
 
 

@@ -1,0 +1,98 @@
+"""The training set of unsupervised domain adaptation: each item pairs a labelled source sample with a
+target sample, optionally drawing the source by rare-class sampling (see `rare_class_sampling`)."""
+import copy
+import random
+
+import numpy as np
+from mmseg.registry import DATASETS
+
+from ..errors import UserError
+from .rare_class_sampling import RareClassSampler
+
+_RCS_OPTIONS = ('class_temp', 'min_pixels', 'min_crop_ratio', 'max_attempts')
+
+
+def _build(dataset, role):
+    dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+    if len(dataset) == 0:
+        root = getattr(dataset, 'data_root', None)
+        raise UserError(f"UDADataset: the {role} dataset {type(dataset).__name__} (data_root '{root}') has no "
+                        'samples')
+    return dataset
+
+
+@DATASETS.register_module()
+class UDADataset:
+    """Pairs of (source, target) samples, each run through its own dataset's pipeline.
+
+    An item is one dict: the source's packed keys (`inputs`, `data_samples`) and the target's under a
+    `target_` prefix (`target_inputs`, `target_data_samples`), so mmengine's `pseudo_collate` gives a batch
+    dict of lists that a UDA wrapper passes through the segmentor's data preprocessor once per domain. The
+    target may be unlabelled (its data samples then have no `gt_sem_seg`).
+
+    The key of an item is its position in the training stream (see `PositionSampler`, which also hands the
+    run's seed to `set_seed`). Everything random about the item (rare-class draw, which source and target
+    image, the pipelines' random crops and flips) is seeded from (seed, position), so a resumed run sees
+    exactly the samples a straight run would. Without rare-class sampling, the source images are visited
+    in a fresh random order every pass (length = len(source)); with it, the source comes from
+    `RareClassSampler.sample`. The target image is drawn uniformly either way. (The original paired every
+    source with every target, a length of 74 million for GTA x Cityscapes, whose shuffle per pass alone
+    takes gigabytes of memory.) Without a seed (a plain sampler), position = source index and the global
+    generators are used as they are.
+
+    Args:
+        source (dict | Dataset): Config (built through DATASETS) or instance of the labelled source dataset.
+        target (dict | Dataset): Config or instance of the target dataset.
+        rare_class_sampling (dict, optional): `RareClassSampler` options: class_temp (0.01), min_pixels
+            (3000), min_crop_ratio (0.5), max_attempts (10). None (default) turns it off.
+    """
+
+    def __init__(self, source, target, rare_class_sampling=None):
+        self.source = _build(source, 'source')
+        self.target = _build(target, 'target')
+        self.rcs = None
+        self.seed = None
+        if rare_class_sampling is not None:
+            unknown = sorted(set(rare_class_sampling) - set(_RCS_OPTIONS))
+            if unknown:
+                raise UserError(f'UDADataset: unknown rare_class_sampling option(s) {", ".join(unknown)}; '
+                                f'expected some of {", ".join(_RCS_OPTIONS)}')
+            self.rcs = RareClassSampler(self.source, **rare_class_sampling)
+
+    @property
+    def metainfo(self):
+        """The source dataset's metainfo (classes, palette), copied."""
+        return copy.deepcopy(self.source.metainfo)
+
+    @property
+    def rcs_classes(self):
+        """Classes rare-class sampling draws from (trainIds), or None when it is off."""
+        return None if self.rcs is None else self.rcs.rcs_classes
+
+    @property
+    def rcs_probs(self):
+        """Their probabilities (np.ndarray, sum 1), or None when rare-class sampling is off."""
+        return None if self.rcs is None else self.rcs.rcs_probs
+
+    def set_seed(self, seed: int) -> None:
+        """Derive every item's randomness from ``seed`` and its position from now on."""
+        self.seed = seed
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, position):
+        """Return the source sample's packed keys and the target's with a `target_` prefix."""
+        if position < 0 or (self.seed is None and position >= len(self)):
+            raise IndexError(f'UDADataset position {position} out of range for length {len(self)}')
+        source_index = position
+        if self.seed is not None:
+            # The pipelines draw from numpy's and python's global generators (mmcv's transforms do).
+            state = np.random.default_rng([self.seed, position]).integers(2 ** 32)
+            np.random.seed(state)
+            random.seed(int(state))
+            rounds, offset = divmod(position, len(self.source))
+            source_index = np.random.default_rng([self.seed, rounds]).permutation(len(self.source))[offset]
+        source = self.source[int(source_index)] if self.rcs is None else self.rcs.sample()
+        target = self.target[np.random.randint(len(self.target))]
+        return {**source, **{f'target_{key}': value for key, value in target.items()}}

@@ -1,0 +1,73 @@
+"""DACS training end to end on a tiny demo pair: exact resume, the student/teacher checkpoint layout, and
+a non-finite loss stopping the run without harming the last checkpoint."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from daseg.checkpoint import load_checkpoint_file
+from daseg.datasets.convert.gta import convert_gta
+from daseg.demo.domains import DOMAINS_BY_NAME
+from daseg.demo.generate import generate
+from daseg.errors import UserError
+from daseg.models.uda import DACS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
+FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'model.model.decode_head.channels=16',
+        'model.model.decode_head.decoder_params.embed_dims=16',
+        'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
+
+
+def _entry_point():
+    spec = importlib.util.spec_from_file_location('run_experiments', ROOT / 'run_experiments.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_experiments = _entry_point()
+
+
+@pytest.fixture(scope='module')
+def demo_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp('uda_train')
+    generate(str(base / 'data/demo'), seed=0, scale=0.03, size=(64, 36), nproc=1,
+             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
+    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    return base
+
+
+def train(demo_dir, monkeypatch, work_dir, iters, *extra):
+    monkeypatch.chdir(demo_dir)
+    torch.set_flush_denormal(True)
+    run_experiments.main(['--config', CONFIG, '--work-dir', work_dir, '--seed', '1', '--deterministic',
+                          '--cfg-options', f'train_cfg.max_iters={iters}', *FAST, *extra])
+    return demo_dir / work_dir
+
+
+def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch):
+    straight = load_checkpoint_file(str(train(demo_dir, monkeypatch, 'work_dirs/straight', 4) / 'iter_4.pth'))
+    train(demo_dir, monkeypatch, 'work_dirs/halves', 2)
+    resumed = load_checkpoint_file(str(train(demo_dir, monkeypatch, 'work_dirs/halves', 4, '--resume')
+                                       / 'iter_4.pth'))
+    a, b = straight['state_dict'], resumed['state_dict']
+    assert any(k.startswith('model.') for k in a) and any(k.startswith('ema_model.') for k in a)
+    assert not any(k.startswith('imnet_model.') for k in a)  # no feature distance in the demo
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, different[:5]
+    # The teacher followed the student but is not a copy of it.
+    assert not torch.equal(a['model.decode_head.conv_seg.weight'], a['ema_model.decode_head.conv_seg.weight'])
+
+
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(demo_dir, monkeypatch):
+    out = train(demo_dir, monkeypatch, 'work_dirs/nan', 2)
+    before = (out / 'iter_2.pth').read_bytes()
+    monkeypatch.setattr(DACS, 'mixed_losses', lambda self, img, label, weight: {'loss_ce': torch.tensor(float('nan'))})
+    with pytest.raises(UserError, match='non-finite mix loss .* at iteration 2'):
+        train(demo_dir, monkeypatch, 'work_dirs/nan', 4, '--resume')
+    assert (out / 'iter_2.pth').read_bytes() == before
+    assert not (out / 'iter_4.pth').exists()
