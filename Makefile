@@ -23,13 +23,27 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The demo: synthetic domains in the real datasets' formats, a source-only model (1000 iterations), then
+# from it 400 more iterations three ways: on the source alone (the baseline) and with DACS towards the
+# IDD-like and the Cityscapes-like domain; all evaluated on held-out source images and every target-like
+# domain. work_dirs/demo is the demo's own folder and is started afresh.
 demo: $(STAMP)
-	$(BIN)/python tools/make_demo_data.py --out $(DEMO)
+	rm -rf $(DEMO_WORK)
+	$(BIN)/python tools/make_demo_data.py --out $(DEMO) --overwrite
 	$(BIN)/python tools/convert_datasets/gta.py $(DEMO)/gta --nproc 2
 	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
 	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
-	./test.sh $(DEMO_WORK)/source_only
+	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only_continued.py \
+		--work-dir $(DEMO_WORK)/source_only_continued --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
+	$(BIN)/python run_experiments.py --config configs/demo/gta2idd_dacs.py \
+		--work-dir $(DEMO_WORK)/dacs_idd --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
+	$(BIN)/python run_experiments.py --config configs/demo/gta2cityscapes_dacs.py \
+		--work-dir $(DEMO_WORK)/dacs_cityscapes --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
+	./test.sh configs/demo/gta_source_only.py $(DEMO_WORK)/source_only/iter_1000.pth \
+		$(DEMO_WORK)/source_only_continued/iter_400.pth $(DEMO_WORK)/dacs_idd/iter_400.pth \
+		$(DEMO_WORK)/dacs_cityscapes/iter_400.pth --out $(DEMO_WORK)/eval \
+		--targets gta_val cityscapes idd acdc_fog acdc_night darkzurich
 
 clean-demo:
 	rm -rf $(DEMO) $(DEMO_WORK)

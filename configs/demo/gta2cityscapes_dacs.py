@@ -1,7 +1,9 @@
 # CPU demo: DACS self-training (the DAFormer recipe without the ImageNet feature distance, which needs
 # ImageNet weights) from the GTA-like source to the Cityscapes-like target, with rare-class sampling.
-# Same segmentor, crop, batch of source images and schedule as gta_source_only.py.
-_base_ = ['./gta_source_only.py']
+# No ImageNet weights exist offline, so the source-only demo model stands in for the pretrained start:
+# run with --cfg-options load_from=<source-only checkpoint>. Same segmentor, crop, batch of source images
+# and schedule as gta_source_only_continued.py, the baseline it is compared with.
+_base_ = ['./gta_source_only_continued.py']
 crop_size = (128, 128)
 model = dict(
     _delete_=True,

@@ -76,20 +76,21 @@ GTA_LAYOUT = Layout()
 # only Synthia's 16 classes (no terrain, truck or train).
 SYNTHIA_STYLE = replace(_BASE, colors={
     **_BASE.colors,
-    ROAD: [(120, 118, 125)], SIDEWALK: [(205, 195, 175)], BUILDING: [(210, 190, 170), (170, 180, 200), (220, 160, 140)],
+    ROAD: [(120, 118, 125)], SIDEWALK: [(205, 195, 175)],
+    BUILDING: [(210, 190, 170), (170, 180, 200), (220, 160, 140)],
     VEGETATION: [(95, 165, 70), (110, 150, 60)], CAR: [(230, 60, 60), (60, 90, 200), (240, 240, 240), (90, 90, 95)],
 }, sky=((120, 170, 230), (210, 225, 240)), saturation=0.9, brightness=1.1, tile=0.0)
 
 SYNTHIA_LAYOUT = replace(GTA_LAYOUT, horizon=(0.12, 0.3), cam_height=(4.0, 7.0), focal=(0.9, 1.2), verge={
     SIDEWALK: 0.7, VEGETATION: 0.3}, far_ground=SIDEWALK, objects={
-    CAR: 3.0, PERSON: 5.0, RIDER: 0.5, BUS: 0.2, BICYCLE: 0.4, MOTORCYCLE: 0.2}, object_range=12.0)
+    CAR: 3.0, PERSON: 5.0, RIDER: 0.5, BUS: 0.2, BICYCLE: 0.4, MOTORCYCLE: 0.2})
 
 # Cityscapes-like target: overcast German street, muted palette, ego bonnet, dense buildings and bicycles.
 CITYSCAPES_STYLE = replace(_BASE, colors={
     **_BASE.colors,
     ROAD: [(110, 105, 112), (100, 100, 105)], SIDEWALK: [(140, 140, 145), (150, 145, 140)],
     BUILDING: [(160, 155, 140), (130, 120, 110), (175, 170, 160), (110, 105, 100)],
-    VEGETATION: [(75, 95, 45), (65, 85, 50)], TERRAIN: [(140, 140, 90), (120, 125, 80)],
+    VEGETATION: [(70, 100, 45), (60, 90, 45)], TERRAIN: [(140, 140, 90), (120, 125, 80)],
     CAR: [(120, 120, 125), (60, 60, 65), (190, 190, 190), (40, 50, 80), (110, 30, 30)],
     BUS: [(230, 230, 225)], TRAIN: [(200, 170, 40)], TRUCK: [(200, 200, 200), (60, 60, 60)],
 }, sky=((180, 188, 198), (215, 218, 222)), clouds=0.4, saturation=0.62, contrast=0.9, tint=(0.97, 1.02, 0.98),
@@ -100,7 +101,7 @@ CITYSCAPES_LAYOUT = replace(GTA_LAYOUT, horizon=(0.38, 0.46), verge={SIDEWALK: 0
                                 CAR: 5.0, PERSON: 2.0, RIDER: 0.5, TRUCK: 0.15, BUS: 0.1, TRAIN: 0.05,
                                 BICYCLE: 0.8, MOTORCYCLE: 0.1}, motorbike_frac=0.1, ego_hood=0.1, roi_border=True)
 
-# IDD-like target: Indian roads, warm dusty haze, rough road edges, dirt verges, many two-wheelers.
+# IDD-like target: Indian roads, warm tint and haze, JPEG, rough road edges, dirt verges, many two-wheelers.
 IDD_STYLE = replace(_BASE, colors={
     **_BASE.colors,
     ROAD: [(120, 110, 100), (105, 100, 95)], SIDEWALK: [(170, 150, 120)],
@@ -108,7 +109,7 @@ IDD_STYLE = replace(_BASE, colors={
     VEGETATION: [(90, 120, 50), (70, 100, 40)], TERRAIN: [(150, 120, 80), (165, 140, 95)],
     BUS: [(60, 120, 200), (200, 60, 60)], TRUCK: [(230, 150, 40), (40, 120, 60)],
 }, sky=((150, 175, 205), (205, 210, 210)), saturation=0.9, tint=(1.04, 1.0, 0.93), fog=0.004,
-    airlight=(205, 190, 165), noise=3.0, tile=0.0)
+    airlight=(205, 205, 200), noise=3.0, tile=0.0)
 
 IDD_LAYOUT = replace(GTA_LAYOUT, sidewalk_prob=0.35, verge={TERRAIN: 0.5, GROUND: 0.4, VEGETATION: 0.1},
                      far_ground=GROUND, building_prob=0.55, rough_edges=1.2, markings=0.3, pole_rate=1.5,
@@ -133,7 +134,7 @@ DZ_LAYOUT = replace(ACDC_LAYOUT, horizon=(0.42, 0.5), lanes=(2,), building_prob=
 ACDC_FOG_STYLE = replace(ACDC_STYLE, fog=0.01, airlight=(195, 198, 202))
 
 # ACDC-like night: dark urban streets, white street lights, headlights.
-ACDC_NIGHT_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.62, lamp_tint=(0.9, 0.95, 1.0), noise=4.0)
+ACDC_NIGHT_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.56, lamp_tint=(0.9, 0.95, 1.0), noise=4.0)
 
 # Dark Zurich-like night: orange sodium lamps, stronger sensor noise and blur, washed-out colours.
 DZ_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.65, lamp_tint=(1.0, 0.65, 0.3), noise=5.0, blur=0.8,

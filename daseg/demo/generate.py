@@ -51,6 +51,8 @@ def generate(out, seed=0, scale=1.0, size=None, nproc=2, overwrite=False, domain
 
     Raises UserError if `out` already holds a generated set and `overwrite` is false.
     """
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f'--out {out} exists and is not a folder')
     roots = sorted({d.root for d in domains})
     existing = [p for p in roots + [MANIFEST] if os.path.exists(os.path.join(out, p))]
     if existing and not overwrite:

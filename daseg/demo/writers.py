@@ -20,7 +20,9 @@ _SEQ_LEN = 40
 
 
 def _save(path, array, palette=False, **options):
-    """Save uint8 HxW (grey, or palette indices with the labelId colours) or HxWx3 (RGB) with PIL."""
+    """Save uint8 HxW (grey, or palette indices with the labelId colours) or HxWx3 (RGB) with PIL.
+
+    PNGs use fast zlib level 1: at level 6 compressing noisy images dominates the generation time."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     img = Image.fromarray(array)
     if palette:
@@ -28,6 +30,8 @@ def _save(path, array, palette=False, **options):
         colours = np.zeros((256, 3), np.uint8)
         colours[:len(LABEL_COLORS)] = LABEL_COLORS
         img.putpalette(colours.ravel().tolist())
+    if path.endswith('.png'):
+        options.setdefault('compress_level', 1)
     img.save(path, **options)
 
 

@@ -26,7 +26,16 @@ class DasegRunner(Runner):
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if hasattr(self.model, 'module') else self.model
+        _segmentor_into_uda_wrapper(model, checkpoint)
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+def _segmentor_into_uda_wrapper(model, checkpoint: dict) -> None:
+    """``load_from`` a plain segmentor checkpoint (e.g. a source-only run) into a UDA wrapper: its weights
+    become the student's (the teacher starts as a copy of the student at iteration 0)."""
+    state = checkpoint.get('state_dict', checkpoint)
+    if hasattr(model, 'ema_model') and not any(k.startswith('model.') for k in state):
+        checkpoint['state_dict'] = {f'model.{k}': v for k, v in state.items()}

@@ -1,0 +1,45 @@
+# UDA pairs for DAFormer at 512x512: Cityscapes (1024x512, rare-class sampling) -> ACDC train, all four
+# conditions (960x540); validated on ACDC val.
+cs_train_pipeline = [
+    dict(type='LoadImageChecked'),
+    dict(type='LoadAnnotationsChecked'),
+    dict(type='Resize', scale=(1024, 512), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+target_train_pipeline = [
+    dict(type='LoadImageChecked'),
+    dict(type='Resize', scale=(960, 540), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(512, 512)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+target_test_pipeline = [
+    dict(type='LoadImageChecked'),
+    dict(type='Resize', scale=(960, 540), keep_ratio=True),
+    dict(type='LoadAnnotationsChecked'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='PositionSampler'),
+    dataset=dict(
+        type='UDADataset',
+        source=dict(type='CheckedCityscapesDataset', data_root='data/cityscapes',
+                    data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
+                    pipeline=cs_train_pipeline),
+        target=dict(type='ACDCDataset', data_root='data/acdc', split='train',
+                    data_prefix=dict(img_path='rgb_anon'), pipeline=target_train_pipeline),
+        rare_class_sampling=dict(class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5)))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='ACDCDataset', data_root='data/acdc', split='val', pipeline=target_test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
