@@ -1,17 +1,16 @@
 """run_experiments.py end to end on a tiny demo set: outputs, resume, seeds, and its user errors."""
-import importlib.util
 import os.path as osp
-from pathlib import Path
 
 import pytest
 import torch
 
 from daseg.checkpoint import load_checkpoint_file
 from daseg.datasets.convert.gta import convert_gta
+from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import generate
 from daseg.errors import UserError
+from entry_points import ROOT, run_experiments
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / 'configs/demo/gta_source_only.py')
 # A small, fast variant of the demo recipe: 2 images a batch, narrow head, no worker processes.
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -20,21 +19,11 @@ FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'default_hooks.checkpoint.interval=2']
 
 
-def _load_entry_point():
-    spec = importlib.util.spec_from_file_location('run_experiments', ROOT / 'run_experiments.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_experiments = _load_entry_point()
-
-
 @pytest.fixture(scope='module')
 def demo_dir(tmp_path_factory):
     """A folder holding data/demo/gta with a handful of converted 64x36 images."""
     base = tmp_path_factory.mktemp('train')
-    gta = [d for d in __import__('daseg.demo.domains', fromlist=['DOMAINS']).DOMAINS if d.name == 'gta']
+    gta = [DOMAINS_BY_NAME['gta']]
     generate(str(base / 'data/demo'), seed=0, scale=0.02, size=(64, 36), nproc=1, domains=gta)
     convert_gta(str(base / 'data/demo/gta'), nproc=1)
     return base

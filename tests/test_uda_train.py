@@ -1,8 +1,5 @@
 """DACS training end to end on a tiny demo pair: exact resume, the student/teacher checkpoint layout, and
 a non-finite loss stopping the run without harming the last checkpoint."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -12,23 +9,13 @@ from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import generate
 from daseg.errors import UserError
 from daseg.models.uda import DACS
+from entry_points import ROOT, run_experiments
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'model.model.decode_head.channels=16',
         'model.model.decode_head.decoder_params.embed_dims=16',
         'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
-
-
-def _entry_point():
-    spec = importlib.util.spec_from_file_location('run_experiments', ROOT / 'run_experiments.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_experiments = _entry_point()
 
 
 @pytest.fixture(scope='module')
