@@ -5,7 +5,7 @@ from .feature_distance import THING_CLASSES, downscale_label_ratio, feature_dist
 from .pseudo_label import apply_valid_mask, ignore_border, pseudo_label
 from .strong_aug import blur_kernel_size, color_jitter, denormalize, gaussian_blur, renormalize, strong_transform
 from .weighted_ce import pixel_weighted_ce
-from .dacs import DACS  # noqa: E402  (after its building blocks)
+from .dacs import DACS
 
 __all__ = [
     'class_mix_masks', 'mix', 'disable_teacher_dropout', 'ema_alpha', 'freeze_teacher', 'init_teacher',
