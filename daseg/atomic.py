@@ -6,13 +6,15 @@ import tempfile
 from .errors import UserError
 
 
-def atomic_write(path, write, overwrite=False):
+def atomic_write(path, write, overwrite=False, sync=True):
     """Write a file through a temporary file in the same folder, then rename it into place.
 
     Args:
         path (str): destination file; its folder must exist.
         write (callable): ``write(f)`` writes the content to the binary file object ``f``.
         overwrite (bool): replace an existing ``path``; otherwise an existing file is a UserError.
+        sync (bool): flush to disk before the rename (results, checkpoints); converters writing thousands of
+            label files skip it, a re-run rewrites them.
     """
     if osp.exists(path) and not overwrite:
         raise UserError(f'refusing to overwrite {path}: choose another output path')
@@ -24,8 +26,9 @@ def atomic_write(path, write, overwrite=False):
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

@@ -40,7 +40,7 @@ def write_image(path, height, width, ext_flags=()):
 
 
 def no_temp_files(root):
-    return not [p for p in Path(root).rglob('*') if p.name.endswith('.tmp')]
+    return not [p for p in Path(root).rglob('*') if p.name.endswith(('.tmp', '.part'))]
 
 
 def test_cli_missing_root_exits_2_with_one_line(tmp_path):

@@ -1,11 +1,12 @@
 """Writes ``training_curve.png`` into the work dir: losses and learning rate over iterations, and the
 validation mIoU when validation runs."""
-import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+
+from ...atomic import atomic_write
 
 
 @HOOKS.register_module()
@@ -67,8 +68,6 @@ class TrainingCurveHook(Hook):
             axes[2].plot(self.val_iters, self.val_miou, marker='o')
             axes[2].set(xlabel='iteration', ylabel='mIoU', title='validation mIoU')
         fig.tight_layout()
-        path = osp.join(runner.work_dir, 'training_curve.png')
-        tmp = osp.join(runner.work_dir, '.training_curve.png.part')
-        fig.savefig(tmp, dpi=110, format='png')
+        atomic_write(osp.join(runner.work_dir, 'training_curve.png'),
+                     lambda f: fig.savefig(f, dpi=110, format='png'), overwrite=True)
         plt.close(fig)
-        os.replace(tmp, path)
