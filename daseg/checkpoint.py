@@ -19,8 +19,6 @@ from .errors import UserError
 # UDA-wrapper state dicts (DAFormer/HRDA/MIC and ours) keep each sub-model under its attribute name.
 WRAPPER_PREFIXES = {'student': 'model.', 'teacher': 'ema_model.'}
 _ALL_WRAPPER_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
-# Present in a segmentor state dict whose MiT backbone uses the original SegFormer key names (mmseg 0.x).
-_ORIGINAL_MIT_MARKER = 'backbone.patch_embed1.proj.weight'
 # mmengine pickles these HistoryBuffer methods as ``getattr(HistoryBuffer, name)``.
 _HISTORY_BUFFER_METHODS = ('min', 'max', 'mean', 'current')
 
@@ -72,12 +70,14 @@ def _load_failure(exc):
     return False, (reasons or [type(exc).__name__])[0]
 
 
-def load_checkpoint_file(path, map_location='cpu'):
+def load_checkpoint_file(path, map_location='cpu', mmap=False):
     """Read a checkpoint with ``torch.load(weights_only=True)``.
 
     Args:
         path (str): a ``.pth`` file.
         map_location (str | torch.device | callable): where tensors go, as for ``torch.load``.
+        mmap (bool): map the file instead of reading it (zip-format files, torch >= 1.6): tensors are read when
+            used, so an optimizer state that is never touched costs no memory. Older files are read whole.
 
     Returns:
         dict: the checkpoint object.
@@ -92,7 +92,12 @@ def load_checkpoint_file(path, map_location='cpu'):
         raise UserError(f'checkpoint is not a file: {path}')
     try:
         with _allowlist():
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+            try:
+                ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            except RuntimeError as exc:
+                if not (mmap and 'mmap' in str(exc)):
+                    raise
+                ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001  (every unpickling failure means "not a loadable checkpoint")
         needs_code, reason = _load_failure(exc)
         if needs_code:
@@ -135,25 +140,48 @@ def find_latest_checkpoint(work_dir):
 
 
 def convert_legacy_keys(state_dict):
-    """Convert a segmentor state dict from released mmseg-0.x key names to this project's.
+    """Convert a state dict from released mmseg-0.x key names (DAFormer/HRDA/MIC) to this project's.
 
-    Applied after the sub-model is selected, so it sees ``backbone.*`` / ``decode_head.*`` keys. A MiT backbone
-    in the original SegFormer layout (``backbone.patch_embed1.proj.weight``, ...) is converted to mmseg's layout.
+    Works on one segmentor's keys (``backbone.*``, ``decode_head.*``) and on a whole UDA wrapper's (``model.*``,
+    ``ema_model.*``, ``imnet_model.*``, as ``load_from`` sees them): every MiT backbone in the original SegFormer
+    layout (``backbone.patch_embed1.proj.weight``, ...) is converted to mmseg's layout and MIC's separate teacher
+    (``mic.*``) is dropped; other keys keep their names. See :mod:`daseg.legacy_keys`.
 
     Args:
-        state_dict (dict[str, Tensor]): a segmentor's weights.
+        state_dict (dict[str, Tensor]): a segmentor's or a UDA wrapper's weights.
 
     Returns:
         dict[str, Tensor]: the weights under the key names of this project's modules.
     """
-    if _ORIGINAL_MIT_MARKER not in state_dict:
-        return state_dict
-    try:
-        from daseg.models.backbones.mit_convert import convert_segmentor_state_dict
-    except ImportError as exc:
-        raise UserError('the checkpoint has a MiT backbone with the original SegFormer key names and the '
-                        f'converter daseg.models.backbones.mit_convert is not available ({exc})') from None
-    return convert_segmentor_state_dict(state_dict)
+    from .legacy_keys import convert_released_state_dict
+    return convert_released_state_dict(state_dict).state_dict
+
+
+def sub_models(ckpt):
+    """Split a checkpoint into its segmentors, each under this project's key names.
+
+    Args:
+        ckpt (dict): a loaded checkpoint: ``{'state_dict': ..., ...}`` or a raw state dict.
+
+    Returns:
+        tuple[dict[str, dict[str, Tensor]], bool]: attribute name (``'model'``, ``'ema_model'``,
+        ``'imnet_model'``) -> ``backbone.*``, ``decode_head.*``, ... weights; and whether the checkpoint is a UDA
+        checkpoint (a plain segmentor comes back as ``{'model': ...}``). Keys of other sub-models (e.g. MIC's
+        ``mic.*`` copy of the teacher) are left out.
+    """
+    state_dict = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'), dict) else ckpt
+    if not state_dict or not all(torch.is_tensor(v) for v in state_dict.values()):
+        raise UserError(f'no state_dict of tensors; top-level keys: {", ".join(map(str, list(ckpt)[:8]))}')
+    # DataParallel / DistributedDataParallel wrap every key in ``module.``.
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    if not any(k.startswith(_ALL_WRAPPER_PREFIXES) for k in state_dict):
+        return {'model': convert_legacy_keys(state_dict)}, False
+    groups = {}
+    for prefix in _ALL_WRAPPER_PREFIXES:
+        group = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if group:
+            groups[prefix[:-1]] = convert_legacy_keys(group)
+    return groups, True
 
 
 def segmentor_state_dict(ckpt, which='student'):
@@ -169,23 +197,40 @@ def segmentor_state_dict(ckpt, which='student'):
     """
     if which not in WRAPPER_PREFIXES:
         raise UserError(f"which must be one of {', '.join(WRAPPER_PREFIXES)}, got {which!r}")
-    state_dict = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'), dict) else ckpt
-    if not state_dict or not all(torch.is_tensor(v) for v in state_dict.values()):
-        raise UserError(f'no state_dict of tensors; top-level keys: {", ".join(map(str, list(ckpt)[:8]))}')
-    # DataParallel / DistributedDataParallel wrap every key in ``module.``.
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
-    if any(k.startswith(_ALL_WRAPPER_PREFIXES) for k in state_dict):
-        prefix = WRAPPER_PREFIXES[which]
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        if not state_dict:
-            raise UserError(f'the UDA checkpoint has no {which} weights ({prefix}*)')
-    elif which != 'student':
+    groups, is_uda = sub_models(ckpt)
+    if not is_uda and which != 'student':
         raise UserError(f'the checkpoint holds a plain segmentor, it has no {which} (only UDA checkpoints do)')
-    return convert_legacy_keys(state_dict)
+    prefix = WRAPPER_PREFIXES[which]
+    if prefix[:-1] not in groups:
+        raise UserError(f'the UDA checkpoint has no {which} weights ({prefix}*)')
+    return groups[prefix[:-1]]
 
 
 def _first(keys, n=3):
     return ', '.join(keys[:n]) + (', ...' if len(keys) > n else '')
+
+
+def check_fits(own, state_dict, what, optional_suffix=None):
+    """Refuse weights whose keys or shapes differ from a model's.
+
+    Args:
+        own (dict[str, Tensor]): the model's state dict.
+        state_dict (dict[str, Tensor]): the weights to load.
+        what (str): start of the message, e.g. ``'a.pth does not fit the model'``.
+        optional_suffix (str | None): model keys ending with it may be absent (e.g. ``'num_batches_tracked'``).
+
+    Raises:
+        UserError: ``<what>: N missing keys (...), M unexpected keys (...)`` or ``<what>: <key> has shape ...``.
+    """
+    missing = [k for k in own if k not in state_dict and not (optional_suffix and k.endswith(optional_suffix))]
+    unexpected = [k for k in state_dict if k not in own]
+    if missing or unexpected:
+        raise UserError(f'{what}: {len(missing)} missing keys ({_first(missing) or "none"}), '
+                        f'{len(unexpected)} unexpected keys ({_first(unexpected) or "none"})')
+    for key, value in state_dict.items():
+        if value.shape != own[key].shape:
+            raise UserError(f'{what}: {key} has shape {tuple(value.shape)} in the checkpoint, '
+                            f'{tuple(own[key].shape)} in the model')
 
 
 def load_segmentor_weights(model, path, which='student'):
@@ -207,17 +252,7 @@ def load_segmentor_weights(model, path, which='student'):
         state_dict = segmentor_state_dict(ckpt, which)
     except UserError as exc:
         raise UserError(f'{path}: {exc}') from None
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    if missing or unexpected:
-        raise UserError(f'{path} does not fit the model (another architecture?): '
-                        f'{len(missing)} missing keys ({_first(missing) or "none"}), '
-                        f'{len(unexpected)} unexpected keys ({_first(unexpected) or "none"})')
-    for key, value in own.items():
-        if value.shape != state_dict[key].shape:
-            raise UserError(f'{path} does not fit the model (another architecture?): {key} has shape '
-                            f'{tuple(state_dict[key].shape)} in the checkpoint, {tuple(value.shape)} in the model')
+    check_fits(model.state_dict(), state_dict, f'{path} does not fit the model (another architecture?)')
     model.load_state_dict(state_dict, strict=True)
     meta = ckpt.get('meta')
     return meta if isinstance(meta, dict) else {}

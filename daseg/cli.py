@@ -9,6 +9,7 @@
     if __name__ == '__main__':
         run_main(main)
 """
+import copy
 import glob
 import os.path as osp
 import sys
@@ -134,3 +135,15 @@ def run_main(fn):
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)
         sys.exit(130)
+
+
+def segmentor_config(cfg):
+    """The segmentor of a config: ``cfg.model``, or the ``model`` inside a UDA wrapper config (with the
+    wrapper's data preprocessor); test mode ``whole`` unless the config sets one."""
+    model_cfg = copy.deepcopy(cfg.model)
+    if 'model' in model_cfg:
+        wrapper, model_cfg = model_cfg, copy.deepcopy(model_cfg['model'])
+        if 'data_preprocessor' not in model_cfg and 'data_preprocessor' in wrapper:
+            model_cfg['data_preprocessor'] = copy.deepcopy(wrapper['data_preprocessor'])
+    model_cfg.setdefault('test_cfg', dict(mode='whole'))
+    return model_cfg

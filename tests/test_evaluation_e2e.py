@@ -107,7 +107,8 @@ def test_work_dir_two_targets_and_show_dir(setup, capsys):
     assert saved['targets'] == ['cs_b', 'cs_a']
     entry = saved['checkpoints'][0]
     assert entry['checkpoint'] == str(setup['checkpoint']) and entry['meta'] == {'iter': 4, 'seed': 0}
-    assert osp.isfile(osp.join(out_dir, 'results.csv')) and osp.isfile(osp.join(out_dir, 'results.md'))
+    for name in ('results.csv', 'results.md', 'comparison.csv', 'comparison.md', 'comparison.png'):
+        assert osp.isfile(osp.join(out_dir, name)), name
 
     mious = []
     for target, labels in setup['labels'].items():

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from daseg.classes import CLASSES, PALETTE
 from daseg.evaluation import (arithmetic_mean, colorize, comparison_image, format_console, harmonic_mean,
@@ -71,7 +72,13 @@ def test_summary_and_reports(tmp_path):
     assert float(rows[1]['road']) == pytest.approx(50.0) and float(rows[1]['mIoU']) == pytest.approx(idd_miou)
     markdown = (tmp_path / 'results.md').read_text()
     assert '| checkpoint | cityscapes | idd | mean | H |' in markdown
-    assert len(paths) == 3 and not list(tmp_path.glob('.*part'))
+    comparison = list(csv.DictReader((tmp_path / 'comparison.csv').open()))
+    assert float(comparison[0]['mIoU:idd']) == pytest.approx(idd_miou)
+    assert float(comparison[0]['mIoU:H']) == pytest.approx(2 / (1 / 100 + 1 / idd_miou))
+    assert '| run/iter_8.pth | 100.00 |' in (tmp_path / 'comparison.md').read_text()
+    with Image.open(tmp_path / 'comparison.png') as chart:
+        assert chart.format == 'PNG' and chart.width > 300
+    assert len(paths) == 6 and not list(tmp_path.glob('.*part'))
 
 
 def test_undefined_values_are_null_in_json_and_dash_in_tables(tmp_path):

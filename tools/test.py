@@ -5,10 +5,10 @@
     ./test.sh CONFIG a.pth b.pth --targets cityscapes idd --show-dir preds
 
 Prints per-class IoU and a summary (mIoU per target, mean, harmonic mean H) and writes results.json,
-results.csv and results.md to --out.
+results.csv, results.md and the comparison of the checkpoints (comparison.csv, comparison.md, and the bar
+chart comparison.png) to --out.
 """
 import argparse
-import copy
 import os
 import os.path as osp
 import sys
@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Importing daseg also registers the project's datasets and models in mmseg's registries.
 from daseg.checkpoint import find_latest_checkpoint, load_segmentor_weights  # noqa: E402
-from daseg.cli import find_config, load_config, run_main  # noqa: E402
+from daseg.cli import find_config, load_config, run_main, segmentor_config  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
 
 # Checkpoint meta entries copied into results.json.
@@ -37,6 +37,9 @@ def parse_args(argv=None):
                                  'eval_<timestamp>)')
     p.add_argument('--eval-model', '--which', dest='which', choices=['student', 'teacher'], default='student',
                    help='sub-model of a UDA checkpoint to evaluate')
+    p.add_argument('--hrda-out', choices=['fused', 'lr', 'hr', 'att'],
+                   help='HRDA models: evaluate the fused prediction (default), the context (lr) or detail (hr) '
+                        'branch alone, or output the scale attention (att, for --show-dir)')
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     p.add_argument('--workers', type=int, default=2, help='dataloader worker processes per target')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
@@ -79,17 +82,6 @@ def select_targets(cfg, names):
     if unknown:
         raise UserError(f'unknown target {", ".join(unknown)}; available: {", ".join(available)}')
     return {n: available[n] for n in (names or available)}
-
-
-def segmentor_config(cfg):
-    """The segmentor to evaluate: ``cfg.model``, or the ``model`` inside a UDA wrapper config."""
-    model_cfg = copy.deepcopy(cfg.model)
-    if 'model' in model_cfg:
-        wrapper, model_cfg = model_cfg, copy.deepcopy(model_cfg['model'])
-        if 'data_preprocessor' not in model_cfg and 'data_preprocessor' in wrapper:
-            model_cfg['data_preprocessor'] = copy.deepcopy(wrapper['data_preprocessor'])
-    model_cfg.setdefault('test_cfg', dict(mode='whole'))
-    return model_cfg
 
 
 def build_model(cfg, device):
@@ -148,6 +140,10 @@ def evaluate(args, cfg, checkpoints, device):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     targets = select_targets(cfg, args.targets)
     model = build_model(cfg, device)
+    if args.hrda_out:
+        if not hasattr(model.decode_head, 'forward_outputs'):
+            raise UserError('--hrda-out needs an HRDA model (decode_head type HRDAHead)')
+        model.decode_head.output = args.hrda_out
     loaders = {name: build_dataloader(name, ds, args.workers) for name, ds in targets.items()}
     classes = check_classes(model, loaders)
     classes16 = bool(cfg.get('eval_classes16', False))

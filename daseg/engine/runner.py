@@ -7,7 +7,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from ..checkpoint import load_checkpoint_file
+from ..checkpoint import convert_legacy_keys, load_checkpoint_file
 
 
 @RUNNERS.register_module()
@@ -26,6 +26,10 @@ class DasegRunner(Runner):
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if hasattr(self.model, 'module') else self.model
+        # Released DAFormer/HRDA/MIC checkpoints (mmseg 0.x key names) load like this project's own.
+        state = checkpoint.get('state_dict', checkpoint)
+        checkpoint = dict(checkpoint) if 'state_dict' in checkpoint else {}
+        checkpoint['state_dict'] = convert_legacy_keys(state)
         _segmentor_into_uda_wrapper(model, checkpoint)
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True

@@ -1,4 +1,5 @@
-"""Evaluation reports: console tables and results.json / results.csv / results.md.
+"""Evaluation reports: console tables, results.json / results.csv / results.md, and the comparison of the
+checkpoints (comparison.csv / comparison.md / comparison.png: mIoU per target, mean and harmonic mean).
 
 They all read one ``results`` dict (numbers in percent, NaN = undefined)::
 
@@ -15,6 +16,7 @@ import os.path as osp
 import re
 
 from ..atomic import atomic_write_text
+from .chart import comparison_chart
 from .summary import SUMMARY_METRICS
 
 NAN_TEXT = '-'
@@ -136,13 +138,41 @@ def write_markdown(results, path):
     atomic_write_text(path, '\n'.join(parts))
 
 
+def write_comparison_csv(results, path):
+    """One row per checkpoint: each summary metric on every target, its mean and H (empty = undefined)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator='\n')
+    metrics = _summary_metrics(results)
+    writer.writerow(['checkpoint', 'label', *(f'{m}:{col}' for m in metrics
+                                               for col in [*results['targets'], 'mean', 'H'])])
+    for entry in results['checkpoints']:
+        values = [v for m in metrics for v in [*(entry['targets'][t][m] for t in results['targets']),
+                                               entry['mean'][m], entry['harmonic_mean'][m]]]
+        writer.writerow([entry['checkpoint'], entry['label'], *('' if math.isnan(v) else f'{v:.4f}' for v in values)])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_comparison_markdown(results, path):
+    """The summary tables alone, with the chart below them."""
+    parts = [f"# Comparison ({results['which']})", '', f"config: `{results['config']}`", '']
+    for metric in _summary_metrics(results):
+        parts += [f'## {metric} (%), H = harmonic mean over targets', '',
+                  _markdown_table(*_summary_rows(results, metric)), '']
+    parts += ['![comparison](comparison.png)', '']
+    atomic_write_text(path, '\n'.join(parts))
+
+
 def write_reports(results, out_dir):
-    """Write results.json, results.csv and results.md into ``out_dir`` (an existing folder).
+    """Write results.json/.csv/.md and comparison.csv/.md/.png into ``out_dir`` (an existing folder).
 
     Returns:
         list[str]: the written paths.
     """
-    paths = [osp.join(out_dir, f'results.{ext}') for ext in ('json', 'csv', 'md')]
-    for path, write in zip(paths, (write_json, write_csv, write_markdown)):
-        write(results, path)
+    writers = {'results.json': write_json, 'results.csv': write_csv, 'results.md': write_markdown,
+               'comparison.csv': write_comparison_csv, 'comparison.md': write_comparison_markdown,
+               'comparison.png': comparison_chart}
+    paths = []
+    for name, write in writers.items():
+        paths.append(osp.join(out_dir, name))
+        write(results, paths[-1])
     return paths

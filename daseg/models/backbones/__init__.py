@@ -1,3 +1,4 @@
 from .mit import MiT
+from .resnet import CheckedResNetV1c
 
-__all__ = ['MiT']
+__all__ = ['CheckedResNetV1c', 'MiT']

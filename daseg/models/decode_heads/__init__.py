@@ -1,3 +1,5 @@
 from .daformer_head import DAFormerHead
+from .dlv2_head import DLV2Head
+from .hrda_head import HRDAHead
 
-__all__ = ['DAFormerHead']
+__all__ = ['DAFormerHead', 'DLV2Head', 'HRDAHead']

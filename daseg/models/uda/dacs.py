@@ -11,6 +11,12 @@ One training iteration (``DACS.train_step``):
 5. ``mixed_losses``: pixel-weighted student cross-entropy on the mixed batch; second backward pass;
 6. one optimiser step.
 
+With a multi-resolution (HRDA) segmentor, the steps use its multi-resolution paths instead: the source and
+mixed losses are its HRDA losses (fused + detail crop, each on a fresh random detail crop), the feature distance
+compares its context features, and the pseudo-labels come from the teacher's full multi-resolution inference
+(with sliding windows for the detail branch) on the target image; HRDA's pseudo-label margins
+(``crop_pseudo_margins``) are applied to that whole image before the student cuts its detail crop.
+
 The sub-models keep the original attribute names, so checkpoints carry the prefixes ``model.`` (student),
 ``ema_model.`` (teacher) and ``imnet_model.`` (frozen ImageNet model) like DAFormer/HRDA/MIC.
 """
@@ -27,6 +33,7 @@ from .class_mix import class_mix_masks, mix
 from .ema import disable_teacher_dropout, freeze_teacher, init_teacher, update_teacher
 from .feature_distance import THING_CLASSES, thing_class_fd_loss
 from .pseudo_label import apply_valid_mask, ignore_border, pseudo_label
+from .pseudo_margins import check_margins, ignore_margins
 from .strong_aug import strong_transform
 from .weighted_ce import pixel_weighted_ce
 
@@ -43,6 +50,8 @@ class DACS(BaseModel):
         pseudo_threshold (float): Softmax confidence that counts a target pixel as reliable.
         pseudo_weight_ignore_top (int): Rows at the top of the target crop whose pseudo weight is 0.
         pseudo_weight_ignore_bottom (int): Rows at the bottom of the target crop whose pseudo weight is 0.
+        crop_pseudo_margins (Sequence[int], optional): HRDA's [top, bottom, left, right] pixels at the borders of
+            the target image whose pseudo weight is 0 (HRDA on Cityscapes: [30, 240, 30, 30]). None: off.
         imnet_feature_dist_lambda (float): Weight of the ImageNet feature distance; 0 disables it.
         imnet_feature_dist_classes (tuple[int]): Classes whose pixels the feature distance covers.
         imnet_feature_dist_scale_min_ratio (float): Majority share for downscaling labels to feature size.
@@ -53,7 +62,7 @@ class DACS(BaseModel):
 
     def __init__(self, model: dict, alpha: float = 0.999, pseudo_threshold: float = 0.968,
                  pseudo_weight_ignore_top: int = 0, pseudo_weight_ignore_bottom: int = 0,
-                 imnet_feature_dist_lambda: float = 0.0,
+                 crop_pseudo_margins=None, imnet_feature_dist_lambda: float = 0.0,
                  imnet_feature_dist_classes=THING_CLASSES, imnet_feature_dist_scale_min_ratio: float = 0.75,
                  color_jitter_strength: float = 0.2, color_jitter_probability: float = 0.2, blur: bool = True,
                  init_cfg=None):
@@ -65,6 +74,7 @@ class DACS(BaseModel):
         self.pseudo_threshold = pseudo_threshold
         self.pseudo_weight_ignore_top = pseudo_weight_ignore_top
         self.pseudo_weight_ignore_bottom = pseudo_weight_ignore_bottom
+        self.crop_pseudo_margins = check_margins(crop_pseudo_margins)
         self.fd_lambda = imnet_feature_dist_lambda
         self.fd_classes = tuple(imnet_feature_dist_classes)
         self.fd_min_ratio = imnet_feature_dist_scale_min_ratio
@@ -73,6 +83,7 @@ class DACS(BaseModel):
         self.blur = blur
 
         self.model = MODELS.build(copy.deepcopy(model))
+        self.multires = _is_multires(self.model)
         self.ema_model = MODELS.build(copy.deepcopy(model))
         freeze_teacher(self.ema_model)
         if self.fd_lambda > 0:
@@ -142,8 +153,12 @@ class DACS(BaseModel):
 
     def source_losses(self, img, data_samples) -> dict:
         """Step 2: supervised loss on the source batch and, optionally, the ImageNet feature distance."""
-        feats = self.model.extract_feat(img)
-        losses = self.model._decode_head_forward_train(feats, data_samples)
+        if self.multires:
+            # The context (LR) features: the ImageNet model's extract_feat returns the same scale.
+            losses, feats = self.model.loss_with_features(img, data_samples)
+        else:
+            feats = self.model.extract_feat(img)
+            losses = self.model._decode_head_forward_train(feats, data_samples)
         if self.fd_lambda > 0:
             with torch.no_grad():
                 imnet_feats = self.imnet_model.extract_feat(img)
@@ -159,11 +174,16 @@ class DACS(BaseModel):
         Returns:
             tuple[Tensor, Tensor]: labels [N, H, W] (long) and weights [N, H, W] (float).
         """
-        logits = self.ema_model.decode_head(self.ema_model.extract_feat(img))
-        logits = torch.nn.functional.interpolate(
-            logits, size=img.shape[2:], mode='bilinear', align_corners=self.model.align_corners)
+        if self.multires:
+            logits = self.ema_model.encode_decode(img, [s.metainfo for s in data_samples])
+        else:
+            logits = self.ema_model.decode_head(self.ema_model.extract_feat(img))
+            logits = torch.nn.functional.interpolate(
+                logits, size=img.shape[2:], mode='bilinear', align_corners=self.model.align_corners)
         label, weight = pseudo_label(logits, self.pseudo_threshold)
         weight = ignore_border(weight, self.pseudo_weight_ignore_top, self.pseudo_weight_ignore_bottom)
+        if self.crop_pseudo_margins is not None:
+            weight = ignore_margins(weight, self.crop_pseudo_margins)
         valid = [s.get('valid_pseudo_mask') for s in data_samples]
         if all(v is not None for v in valid):
             weight = apply_valid_mask(weight, torch.stack([torch.as_tensor(v) for v in valid]).to(weight))
@@ -189,6 +209,8 @@ class DACS(BaseModel):
 
     def mixed_losses(self, img, label, weight) -> dict:
         """Step 5: student cross-entropy on the mixed images, weighted per pixel."""
+        if self.multires:
+            return self.model.loss_with_features(img, seg_label=label, seg_weight=weight)[0]
         logits = self.model.decode_head(self.model.extract_feat(img))
         return {'loss_ce': pixel_weighted_ce(logits, label, weight, align_corners=self.model.align_corners)}
 
@@ -216,6 +238,11 @@ class DACS(BaseModel):
 def _stack_labels(data_samples):
     """The ground-truth maps of a batch as one [N, H, W] long tensor."""
     return torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
+
+
+def _is_multires(model) -> bool:
+    """Whether the segmentor trains and predicts at several resolutions (HRDA): it then has the HRDA paths."""
+    return callable(getattr(model, 'loss_with_features', None))
 
 
 def _has_pretrained_backbone(model: dict) -> bool:

@@ -1,0 +1,12 @@
+# UDA pairs for HRDA at 512x512 (the model-merging work's GTA -> Dark Zurich setting for ResNet-101): GTA
+# (1280x720, rare-class sampling) -> Dark Zurich night train (unlabelled, 960x540); validated on Dark Zurich
+# val at 960x540.
+_base_ = ['./uda_gtaHR_to_acdcHR_512x512.py']
+train_dataloader = dict(dataset=dict(target=dict(
+    _delete_=True, type='CheckedDarkZurichDataset', data_root='data/dark_zurich',
+    data_prefix=dict(img_path='rgb_anon/train/night'), pipeline={{_base_.target_train_pipeline}})))
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type='CheckedDarkZurichDataset', data_root='data/dark_zurich',
+    data_prefix=dict(img_path='rgb_anon/val/night', seg_map_path='gt/val/night'),
+    pipeline={{_base_.target_test_pipeline}}))
+test_dataloader = val_dataloader

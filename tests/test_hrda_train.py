@@ -1,0 +1,85 @@
+"""HRDA + DACS end to end on a tiny demo pair: a few training iterations, the HRDA checkpoint layout, and
+evaluation through tools/test.py with each --hrda-out."""
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from daseg.checkpoint import load_checkpoint_file
+from daseg.datasets.convert.cityscapes import convert_cityscapes
+from daseg.datasets.convert.gta import convert_gta
+from daseg.demo.domains import DOMAINS_BY_NAME
+from daseg.demo.generate import generate
+from daseg.errors import UserError
+from entry_points import ROOT, run_experiments
+
+CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_hrda.py')
+# Narrow heads, whole 96x64 images as training crops, a 32x32 detail crop; at test time 32x32 detail windows
+# (stride 16) inside 64x64 fused windows (stride 32). MiT needs inputs of at least 32 pixels a side (its first
+# attention reduction is an 8x8 conv on the stride-4 map), hence no smaller sizes. No worker processes.
+SIZE = (96, 64)
+TEST = ['model.model.test_cfg.crop_size=[64,64]', 'model.model.test_cfg.stride=[32,32]']
+FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'model.model.decode_head.channels=16',
+        'model.model.decode_head.decoder_params.embed_dims=16', 'model.model.decode_head.attention_embed_dim=8',
+        f'model.model.data_preprocessor.size=[{SIZE[1]},{SIZE[0]}]', 'model.model.hr_crop_size=[32,32]', *TEST,
+        'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
+
+
+def _test_tool():
+    spec = importlib.util.spec_from_file_location('daseg_tools_test_hrda', ROOT / 'tools' / 'test.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A 2-iteration HRDA + DACS run on converted 96x64 demo images; returns (demo folder, work dir)."""
+    base = tmp_path_factory.mktemp('hrda_train')
+    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=SIZE, nproc=1,
+             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
+    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    convert_cityscapes(str(base / 'data/demo/cityscapes'), nproc=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)
+        torch.set_flush_denormal(True)
+        run_experiments.main(['--config', CONFIG, '--work-dir', 'work_dirs/hrda', '--seed', '1',
+                              '--cfg-options', 'train_cfg.max_iters=2', *FAST])
+    return base, base / 'work_dirs/hrda'
+
+
+def test_training_writes_an_hrda_uda_checkpoint(trained):
+    _, work_dir = trained
+    state = load_checkpoint_file(str(work_dir / 'iter_2.pth'))['state_dict']
+    for prefix in ('model.', 'ema_model.'):
+        assert f'{prefix}decode_head.head.conv_seg.weight' in state
+        assert state[f'{prefix}decode_head.scale_attention.conv_seg.weight'].shape[0] == 19  # class-wise
+    assert not any(k.endswith('decode_head.conv_seg.weight') for k in state)
+    # The student trained: it moved away from the teacher (EMA with alpha 0.999 after one update).
+    key = 'decode_head.scale_attention.conv_seg.weight'
+    assert not torch.equal(state['model.' + key], state['ema_model.' + key])
+
+
+@pytest.mark.parametrize('output', [None, 'lr', 'hr', 'att'])
+def test_evaluation_through_test_tool(trained, monkeypatch, output):
+    base, work_dir = trained
+    monkeypatch.chdir(base)
+    out = base / f'eval_{output}'
+    args = [str(work_dir), '--targets', 'cityscapes', '--device', 'cpu', '--workers', '0', '--out', str(out),
+            '--cfg-options', *TEST]
+    results, _ = _test_tool().main(args + (['--hrda-out', output] if output else []))
+    written = json.loads((out / 'results.json').read_text())
+    miou = written['checkpoints'][0]['targets']['cityscapes']['mIoU']
+    assert results['checkpoints'][0]['targets']['cityscapes']['mIoU'] == pytest.approx(miou)
+    assert 0 <= miou <= 100
+
+
+def test_hrda_out_needs_an_hrda_model(trained, monkeypatch):
+    base, work_dir = trained
+    monkeypatch.chdir(base)
+    config = str(ROOT / 'configs/demo/gta_source_only.py')
+    with pytest.raises(UserError, match='--hrda-out needs an HRDA model'):
+        _test_tool().main([config, str(work_dir / 'iter_2.pth'), '--targets', 'cityscapes', '--device', 'cpu',
+                           '--workers', '0', '--out', str(base / 'eval_bad'), '--hrda-out', 'lr'])
