@@ -20,11 +20,16 @@ def daformer_head(in_channels, num_classes=5):
                     norm_cfg=BN)))
 
 
-def build_segmentor(backbone=RESNET, in_channels=WIDTHS, seed=0):
+def dlv2_head(in_channels, num_classes=5):
+    return dict(type='DLV2Head', in_channels=in_channels[-1], in_index=3, dilations=(1, 2),
+                num_classes=num_classes, align_corners=False)
+
+
+def build_segmentor(backbone=RESNET, in_channels=WIDTHS, seed=0, head=daformer_head):
     """An EncoderDecoder with random weights AND random BatchNorm statistics, in eval mode."""
     init_default_scope('mmseg')
     torch.manual_seed(seed)
-    model = MODELS.build(dict(type='EncoderDecoder', backbone=backbone, decode_head=daformer_head(in_channels),
+    model = MODELS.build(dict(type='EncoderDecoder', backbone=backbone, decode_head=head(in_channels),
                               data_preprocessor=dict(type='SegDataPreProcessor')))
     with torch.no_grad():
         for name, tensor in model.state_dict().items():

@@ -5,7 +5,7 @@ import torch
 
 from daseg.errors import UserError
 from daseg.merging.rebasin import permute, resnet_permutation_spec, weight_matching
-from merging_models import build_segmentor, logits
+from merging_models import build_segmentor, dlv2_head, logits
 
 
 def _shapes(sd):
@@ -52,6 +52,17 @@ def test_permuted_copy_computes_the_same_function(model_and_spec):
     copy = build_segmentor(seed=5)
     copy.load_state_dict(permuted)
     torch.testing.assert_close(logits(copy, x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_deeplabv2_head_reads_the_permuted_last_stage():
+    model = build_segmentor(head=dlv2_head)
+    sd = model.state_dict()
+    spec = resnet_permutation_spec(_shapes(sd))
+    assert spec.axes['decode_head.aspp_modules.1.conv.weight'] == (None, 'stream4', None, None)
+    x = torch.randn(1, 3, 40, 40)
+    copy = build_segmentor(head=dlv2_head, seed=3)
+    copy.load_state_dict(permute(spec, _random_perms(spec, sd, seed=4), sd))
+    torch.testing.assert_close(logits(copy, x), logits(model, x), rtol=1e-4, atol=1e-4)
 
 
 def test_weight_matching_recovers_a_random_permutation(model_and_spec):
