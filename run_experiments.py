@@ -2,17 +2,20 @@
 """Train one experiment from an mmseg-style config.
 
     python run_experiments.py --config configs/daformer/gta2cs_source_only_daformer_mitb5.py
-    torchrun --nproc_per_node 4 run_experiments.py --config CFG --launcher pytorch
+    python run_experiments.py --config CFG --amp bf16          # mixed precision on one GPU
+    tools/dist_train.sh CFG 4 [--scale-lr] [more options]      # 4 GPUs (torchrun ... --launcher pytorch)
 
 Output goes to ``work_dirs/<yymmdd_HHMMSS>_<config name>/`` unless ``--work-dir`` is given: the resolved
 config, the log, checkpoints (``iter_N.pth``, ``last_checkpoint``) and ``training_curve.png``.
 """
 import argparse
 import glob
+import os
 import os.path as osp
 import time
 
 from daseg.cli import load_config, run_main
+from daseg.engine.speed import configure_speed
 from daseg.errors import UserError
 
 
@@ -26,13 +29,30 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override config entries, e.g. train_cfg.max_iters=1000')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                   help="'pytorch' under torchrun for several GPUs")
+                   help="'pytorch' under torchrun for several GPUs (tools/dist_train.sh)")
+    p.add_argument('--sync-bn', action='store_true',
+                   help='with --launcher pytorch: BatchNorm statistics over all processes (torch SyncBatchNorm)')
+    p.add_argument('--scale-lr', action='store_true',
+                   help='multiply the learning rate by the number of processes (linear scaling rule; the '
+                        "config's batch_size is the reference); off by default")
+    speed = p.add_argument_group('speed (see daseg.engine.speed)')
+    speed.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
+                       help='mixed precision: bf16, or fp16 with dynamic loss scaling (default: none)')
+    speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
+    speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
+    speed.add_argument('--checkpoint-blocks', action='store_true',
+                       help='activation checkpointing of the MiT blocks (less memory, slower)')
+    speed.add_argument('--tf32', action='store_true', help='TF32 for the float32 matmuls and convolutions (CUDA)')
     return p.parse_args(argv)
 
 
-def default_work_dir(config_path: str) -> str:
+def default_work_dir(config_path: str, launcher: str = 'none') -> str:
     name = osp.splitext(osp.basename(config_path))[0]
-    return osp.join('work_dirs', f'{time.strftime("%y%m%d_%H%M%S")}_{name}')
+    # All processes of a distributed run must agree on the folder; tools/dist_train.sh sets their timestamp.
+    stamp = os.environ.get('DASEG_RUN_TIMESTAMP')
+    if stamp is None and launcher != 'none':
+        raise UserError('--launcher pytorch needs --work-dir (tools/dist_train.sh chooses one by itself)')
+    return osp.join('work_dirs', f'{stamp or time.strftime("%y%m%d_%H%M%S")}_{name}')
 
 
 def has_checkpoint(work_dir: str) -> bool:
@@ -42,6 +62,15 @@ def has_checkpoint(work_dir: str) -> bool:
 def prepare_config(args):
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+                    checkpoint_blocks=args.checkpoint_blocks, tf32=args.tf32)
+    if args.sync_bn:
+        if args.launcher == 'none':
+            raise UserError('--sync-bn needs --launcher pytorch (several processes)')
+        cfg.sync_bn = 'torch'  # mmengine converts every BatchNorm before wrapping the model
+    if args.scale_lr:
+        # mmengine's rule: lr x (processes x batch_size) / base_batch_size, applied when training starts.
+        cfg.auto_scale_lr = dict(enable=True, base_batch_size=cfg.train_dataloader.batch_size)
     randomness = dict(cfg.get('randomness') or {})
     if args.seed is not None:
         randomness['seed'] = args.seed
@@ -57,7 +86,7 @@ def prepare_config(args):
     elif args.work_dir and has_checkpoint(args.work_dir):
         raise UserError(f'{args.work_dir} already holds a training run; add --resume to continue it '
                         'or choose another --work-dir')
-    cfg.work_dir = args.work_dir or default_work_dir(args.config)
+    cfg.work_dir = args.work_dir or default_work_dir(args.config, args.launcher)
     return cfg
 
 

@@ -17,6 +17,7 @@ cityscapes_test_pipeline = [
 train_dataloader = dict(
     batch_size=2,
     num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(

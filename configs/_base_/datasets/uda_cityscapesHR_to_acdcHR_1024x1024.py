@@ -24,7 +24,8 @@ target_test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=2,
-    num_workers=1,
+    num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     sampler=dict(type='PositionSampler'),
     dataset=dict(

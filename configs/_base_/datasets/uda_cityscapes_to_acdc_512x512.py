@@ -24,6 +24,7 @@ target_test_pipeline = [
 train_dataloader = dict(
     batch_size=2,
     num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     sampler=dict(type='PositionSampler'),
     dataset=dict(

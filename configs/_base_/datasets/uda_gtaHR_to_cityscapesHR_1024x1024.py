@@ -25,8 +25,9 @@ target_test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=2,
-    # HRDA reads one pair at a time with a single worker.
-    num_workers=1,
+    # Four workers decode the four large images of a step (the original used one; sampling does not depend on it).
+    num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     sampler=dict(type='PositionSampler'),
     dataset=dict(

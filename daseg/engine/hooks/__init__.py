@@ -1,3 +1,4 @@
+from .deferred_runtime_info import DeferredRuntimeInfoHook
 from .training_curve import TrainingCurveHook
 
-__all__ = ['TrainingCurveHook']
+__all__ = ['DeferredRuntimeInfoHook', 'TrainingCurveHook']

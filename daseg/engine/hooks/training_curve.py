@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ...atomic import atomic_write
+from .deferred_runtime_info import host_values
 
 
 @HOOKS.register_module()
@@ -27,11 +28,15 @@ class TrainingCurveHook(Hook):
         self.val_iters, self.val_miou = [], []
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if not is_main_process():
+            return  # only the main process draws
         step = runner.iter + 1
         self.iters.append(step)
         for name, value in (outputs or {}).items():
             if 'loss' in name:
-                self.losses.setdefault(name, []).append(float(value.detach()) if hasattr(value, "detach") else float(value))
+                # Kept as tensors until the next drawing: a float() here would make the host wait for the GPU
+                # at every iteration.
+                self.losses.setdefault(name, []).append(value.detach() if hasattr(value, 'detach') else float(value))
         self.lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
         if step % self.interval == 0:
             self._draw(runner)
@@ -47,6 +52,7 @@ class TrainingCurveHook(Hook):
     def _draw(self, runner) -> None:
         if not is_main_process() or not self.iters:
             return
+        self.losses = {name: _floats(values) for name, values in self.losses.items()}
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
@@ -71,3 +77,8 @@ class TrainingCurveHook(Hook):
         atomic_write(osp.join(runner.work_dir, 'training_curve.png'),
                      lambda f: fig.savefig(f, dpi=110, format='png'), overwrite=True)
         plt.close(fig)
+
+
+def _floats(values):
+    """Floats and scalar tensors as floats; the tensors are copied to the host in one transfer per device."""
+    return [record[0] for record in host_values([{0: value} for value in values])]

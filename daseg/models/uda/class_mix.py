@@ -14,9 +14,13 @@ def class_mix_masks(labels: torch.Tensor, generator: torch.Generator = None,
     pixels than intended) and the ignore label 255 could be drawn (pasting unlabelled source pixels). Here each
     image draws from its own classes and the ignore label is never drawn.
 
+    The draw needs no host-device synchronisation (``torch.unique`` would be one per image): every possible label
+    gets a uniform random key, absent labels an impossible one, and the ``ceil(n / 2)`` smallest keys win.
+
     Args:
-        labels (Tensor): source labels [N, H, W] or [N, 1, H, W] long.
-        generator (torch.Generator, optional): source of randomness; the global one when None.
+        labels (Tensor): source labels [N, H, W] or [N, 1, H, W] long, values in [0, 256) (or ``ignore_index``).
+        generator (torch.Generator, optional): source of randomness (the same masks on any device for a CPU
+            generator); the global one when None.
         ignore_index (int): label that is never selected. Default 255.
 
     Returns:
@@ -25,13 +29,17 @@ def class_mix_masks(labels: torch.Tensor, generator: torch.Generator = None,
     if labels.dim() == 4:
         labels = labels.squeeze(1)
     rng_device = generator.device if generator is not None else 'cpu'
-    masks = []
-    for label in labels:
-        classes = torch.unique(label)
-        classes = classes[classes != ignore_index]
-        pick = torch.randperm(classes.numel(), generator=generator, device=rng_device)[:(classes.numel() + 1) // 2]
-        masks.append(torch.isin(label, classes[pick.to(classes.device)]))
-    return torch.stack(masks).unsqueeze(1).float()
+    num_labels = max(256, ignore_index + 1)
+    flat = labels.reshape(labels.shape[0], -1).long()
+    present = torch.zeros(labels.shape[0], num_labels, dtype=torch.bool, device=labels.device)
+    present.scatter_(1, flat, True)
+    if 0 <= ignore_index < num_labels:
+        present[:, ignore_index] = False
+    keys = torch.rand(present.shape, generator=generator, device=rng_device)
+    keys = keys.to(labels.device, non_blocking=True).masked_fill(~present, 2.0)
+    rank = keys.argsort(dim=1).argsort(dim=1)
+    chosen = rank < (present.sum(dim=1, keepdim=True) + 1) // 2
+    return chosen.gather(1, flat).view_as(labels).unsqueeze(1).float()
 
 
 def mix(mask: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

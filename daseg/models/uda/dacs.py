@@ -19,6 +19,14 @@ compares its context features, and the pseudo-labels come from the teacher's ful
 
 The sub-models keep the original attribute names, so checkpoints carry the prefixes ``model.`` (student),
 ``ema_model.`` (teacher) and ``imnet_model.`` (frozen ImageNet model) like DAFormer/HRDA/MIC.
+
+Speed. Every forward pass (student, teacher, ImageNet model) runs inside ``optim_wrapper.optim_context``, so a
+mixed-precision optimiser wrapper autocasts all of them; the backward passes go through
+``optim_wrapper.backward`` (loss scaling for float16). Softmax confidences and the feature distance are computed
+in float32, and autocast keeps the cross-entropy in float32. The step never makes the host wait for the GPU:
+log variables stay tensors (the runner copies them in batches and stops on a non-finite loss, see
+``DeferredRuntimeInfoHook``), the per-iteration random draws come from a CPU generator (so they are also the same
+on any device), and the decode heads' accuracy is computed without boolean indexing.
 """
 import copy
 
@@ -28,6 +36,7 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
+from ...engine.sync_free_accuracy import use_sync_free_accuracy
 from ...errors import UserError
 from .class_mix import class_mix_masks, mix
 from .ema import disable_teacher_dropout, freeze_teacher, init_teacher, update_teacher
@@ -82,6 +91,13 @@ class DACS(BaseModel):
         self.color_jitter_probability = color_jitter_probability
         self.blur = blur
 
+        # Batches reach the GPU with asynchronous copies (truly so from the data loader's pinned memory).
+        self.data_preprocessor._non_blocking = True
+        # Memory format of the images fed to the sub-models (torch.channels_last with the speed option).
+        self.input_memory_format = torch.contiguous_format
+        use_sync_free_accuracy()
+        self.register_buffer('_fd_classes', torch.tensor(self.fd_classes, dtype=torch.long), persistent=False)
+
         self.model = MODELS.build(copy.deepcopy(model))
         self.multires = _is_multires(self.model)
         self.ema_model = MODELS.build(copy.deepcopy(model))
@@ -118,24 +134,34 @@ class DACS(BaseModel):
     # -- the training step ---------------------------------------------------------------------------
 
     def train_step(self, data: dict, optim_wrapper) -> dict:
+        """One DACS iteration on a batch of source (``inputs``, ``data_samples``) and target (``target_inputs``,
+        ``target_data_samples``) images, ending with one optimiser step.
+
+        Returns:
+            dict[str, Tensor]: log variables (scalar tensors, not yet copied to the host).
+        """
         iteration = self._iteration()
         generator = self._seed_iteration(iteration)
         src = self.data_preprocessor(dict(inputs=data['inputs'], data_samples=data['data_samples']), True)
         tgt = self.data_preprocessor(
             dict(inputs=data['target_inputs'], data_samples=data['target_data_samples']), True)
+        src_img = src['inputs'].contiguous(memory_format=self.input_memory_format)
+        tgt_img = tgt['inputs'].contiguous(memory_format=self.input_memory_format)
         self.update_teacher(iteration)
 
         log_vars = {}
         with optim_wrapper.optim_context(self):
-            losses = self.source_losses(src['inputs'], src['data_samples'])
-        log_vars.update(self._backward(optim_wrapper, losses, 'src', iteration))
+            losses = self.source_losses(src_img, src['data_samples'])
+        log_vars.update(self._backward(optim_wrapper, losses, 'src'))
 
-        pl_label, pl_weight = self.pseudo_labels(tgt['inputs'], tgt['data_samples'])
+        with optim_wrapper.optim_context(self):
+            pl_label, pl_weight = self.pseudo_labels(tgt_img, tgt['data_samples'])
         mixed_img, mixed_label, mixed_weight = self.class_mix(
-            src['inputs'], _stack_labels(src['data_samples']), tgt['inputs'], pl_label, pl_weight, generator)
+            src_img, _stack_labels(src['data_samples']), tgt_img, pl_label, pl_weight, generator)
+        mixed_img = mixed_img.contiguous(memory_format=self.input_memory_format)
         with optim_wrapper.optim_context(self):
             losses = self.mixed_losses(mixed_img, mixed_label, mixed_weight)
-        log_vars.update(self._backward(optim_wrapper, losses, 'mix', iteration))
+        log_vars.update(self._backward(optim_wrapper, losses, 'mix'))
         log_vars['mix.pseudo_weight'] = pl_weight.mean()
 
         optim_wrapper.step()
@@ -162,9 +188,10 @@ class DACS(BaseModel):
         if self.fd_lambda > 0:
             with torch.no_grad():
                 imnet_feats = self.imnet_model.extract_feat(img)
+            # float32 distances: a bfloat16 norm over 512 channels would lose the small differences it measures.
             losses['fd.loss'] = thing_class_fd_loss(
-                feats[-1], imnet_feats[-1], _stack_labels(data_samples), thing_classes=self.fd_classes,
-                lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio)
+                feats[-1].float(), imnet_feats[-1].float(), _stack_labels(data_samples),
+                thing_classes=self._fd_classes, lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio)
         return losses
 
     @torch.no_grad()
@@ -177,7 +204,7 @@ class DACS(BaseModel):
         if self.multires:
             logits = self.ema_model.encode_decode(img, [s.metainfo for s in data_samples])
         else:
-            logits = self.ema_model.decode_head(self.ema_model.extract_feat(img))
+            logits = self.ema_model.decode_head(self.ema_model.extract_feat(img)).float()
             logits = torch.nn.functional.interpolate(
                 logits, size=img.shape[2:], mode='bilinear', align_corners=self.model.align_corners)
         label, weight = pseudo_label(logits, self.pseudo_threshold)
@@ -186,7 +213,8 @@ class DACS(BaseModel):
             weight = ignore_margins(weight, self.crop_pseudo_margins)
         valid = [s.get('valid_pseudo_mask') for s in data_samples]
         if all(v is not None for v in valid):
-            weight = apply_valid_mask(weight, torch.stack([torch.as_tensor(v) for v in valid]).to(weight))
+            mask = torch.stack([torch.as_tensor(v) for v in valid]).to(weight, non_blocking=True)
+            weight = apply_valid_mask(weight, mask)
         return label, weight
 
     @torch.no_grad()
@@ -222,16 +250,19 @@ class DACS(BaseModel):
         return self._local_iter if iteration is None else int(iteration)
 
     def _seed_iteration(self, iteration: int) -> torch.Generator:
+        """Seed the global generators (dropout and drop-path of the student, HRDA's detail crop) and return a CPU
+        generator for the mixing and augmentation draws of this iteration."""
         seed = (self._base_seed * 1_000_003 + iteration * 7919 + get_rank()) % (2 ** 63)
-        torch.manual_seed(seed)  # dropout and drop-path of the student
-        return torch.Generator(device=self.data_preprocessor.mean.device).manual_seed(seed)
+        torch.manual_seed(seed)
+        # On the CPU: the draws that decide control flow are read without waiting for the GPU.
+        return torch.Generator().manual_seed(seed)
 
-    def _backward(self, optim_wrapper, losses: dict, prefix: str, iteration: int) -> dict:
+    def _backward(self, optim_wrapper, losses: dict, prefix: str) -> dict:
+        # No finiteness check here: reading the loss would make the host wait for the GPU. The runner's
+        # DeferredRuntimeInfoHook stops training on a non-finite loss before the next checkpoint.
         loss, log_vars = self.parse_losses(losses)
-        if not torch.isfinite(loss):
-            raise UserError(f'non-finite {prefix} loss ({loss.item()}) at iteration {iteration}: training '
-                            'stopped; the checkpoints already written are intact')
-        optim_wrapper.backward(loss)
+        if loss.requires_grad:  # a constant loss (no parameter involved) has no gradient to give
+            optim_wrapper.backward(loss)
         return {f'{prefix}.{k}': v for k, v in log_vars.items()}
 
 

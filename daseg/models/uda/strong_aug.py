@@ -62,7 +62,11 @@ def renormalize(img: torch.Tensor, mean, std) -> torch.Tensor:
 
 
 def _rng_device(generator):
-    """Random numbers are drawn on the generator's device (CPU without one) and moved to the images after."""
+    """Random numbers are drawn on the generator's device (CPU without one) and moved to the images after.
+
+    With a CPU generator nothing here waits for the GPU: the few numbers go to the device with non-blocking
+    copies, and the draws that decide the control flow are read on the host.
+    """
     return generator.device if generator is not None else 'cpu'
 
 
@@ -103,7 +107,7 @@ def color_jitter(img: torch.Tensor, strength: float = 0.2, generator: torch.Gene
         _uniform(n, low, 1 + strength, generator),
         _uniform(n, low, 1 + strength, generator),
         _uniform(n, -strength, strength, generator),
-    ]).to(device=img.device, dtype=img.dtype)
+    ]).to(device=img.device, dtype=img.dtype, non_blocking=True)
     out = []
     # One image at a time because each image has its own order of the four steps, as in the original.
     for i in range(n):
@@ -129,7 +133,8 @@ def gaussian_blur(img: torch.Tensor, sigma_range=(0.15, 1.15), generator: torch.
     Returns:
         Tensor: blurred images [N, C, H, W].
     """
-    sigma = _uniform(img.shape[0], *sigma_range, generator).to(device=img.device, dtype=img.dtype)
+    # Left on the generator's device: kornia checks a CPU sigma on the host and copies it without waiting.
+    sigma = _uniform(img.shape[0], *sigma_range, generator).to(dtype=img.dtype)
     kernel = (blur_kernel_size(img.shape[-2]), blur_kernel_size(img.shape[-1]))
     return gaussian_blur2d(img, kernel, torch.stack([sigma, sigma], dim=1))
 

@@ -1,0 +1,300 @@
+#!/usr/bin/env python
+"""Time the real training step of a config (and optionally its inference) on synthetic data.
+
+    python tools/benchmark.py configs/daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5.py \\
+        --amp bf16 --iters 20 --warmup 5 --eval
+    python tools/benchmark.py configs/demo/gta2cityscapes_dacs.py --device cpu --iters 5 --eval --eval-size 256 512
+
+One iteration is what the runner does per step: ``model.train_step`` (for a UDA config the whole DACS step:
+teacher update, source loss and feature distance, pseudo-labels, ClassMix and augmentation, mixed loss, two
+backward passes, optimiser step) and the learning-rate update, on a batch of the config's size and crop that is
+already on the device (no data loading). Weights are randomly initialised (no pretrained file needed). Prints
+s/iter, images/s, peak memory (CUDA: allocated and reserved, after warm-up and overall; CPU: peak RSS of the
+process), FLOPs per step and the achieved TFLOP/s (and its share of the GPU's dense bf16 peak when known), and with
+``--eval`` the inference throughput of the student, whole-image and sliding-window.
+"""
+import argparse
+import json
+import logging
+import os.path as osp
+import resource
+import sys
+import time
+
+# Runnable without installing the package: the repository root holds daseg.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from daseg.cli import load_config, run_main  # noqa: E402
+from daseg.errors import UserError  # noqa: E402
+
+GIB = 2 ** 30
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config', help='experiment config (.py)')
+    p.add_argument('--iters', type=int, default=20, help='timed iterations (default 20)')
+    p.add_argument('--warmup', type=int, default=5, help='untimed iterations first (default 5)')
+    p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
+    p.add_argument('--crop', type=int, nargs=2, metavar=('H', 'W'),
+                   help="training image size (default: the config's crop)")
+    p.add_argument('--batch', type=int, help="images per domain (default: the config's train batch_size)")
+    p.add_argument('--eval', action='store_true', help='also time inference (whole image and sliding window)')
+    p.add_argument('--eval-size', type=int, nargs=2, metavar=('H', 'W'),
+                   help='inference image size (default: 1024 2048 on a GPU, 256 512 on the CPU)')
+    p.add_argument('--no-flops', action='store_true', help='skip counting FLOPs (one more step)')
+    p.add_argument('--flops-only', action='store_true',
+                   help="only count the step's FLOPs, on torch's 'meta' device (no arithmetic: seconds at any size)")
+    p.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads)')
+    p.add_argument('--json', metavar='FILE', help='also write the results to FILE as JSON')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config entries')
+    speed = p.add_argument_group('speed (see daseg.engine.speed)')
+    speed.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='mixed precision')
+    speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
+    speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
+    speed.add_argument('--checkpoint-blocks', action='store_true', help='activation checkpointing of MiT blocks')
+    speed.add_argument('--tf32', action='store_true', help='TF32 matmuls and convolutions (CUDA, float32 parts)')
+    args = p.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        raise UserError(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}')
+    return args
+
+
+def pick_device(name, flops_only=False):
+    if flops_only:
+        return torch.device('meta')
+    if name is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise UserError('--device cuda: no CUDA GPU is visible to torch')
+    return torch.device(name)
+
+
+def synchronize(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def build(cfg, device):
+    """The config's model (random weights) on ``device`` in train mode, its optimiser wrapper and schedulers."""
+    from mmengine.logging import MMLogger
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+    from mmseg.registry import MODELS
+
+    from daseg.engine.param_groups import with_merged_groups
+    from daseg.engine.speed import apply_speed_options
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    apply_speed_options(model, **dict(cfg.get('speed') or {}))
+    model.to(device).train()
+    # mmengine lists every frozen teacher parameter it leaves out of the optimiser; not news here.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        optim_wrapper = build_optim_wrapper(model, with_merged_groups(cfg.optim_wrapper))  # as the runner
+    finally:
+        logger.setLevel(level)
+    schedulers = []
+    for scheduler in cfg.get('param_scheduler') or []:
+        schedulers.append(PARAM_SCHEDULERS.build(dict(scheduler, optimizer=optim_wrapper)))
+    return model, optim_wrapper, schedulers
+
+
+def train_iteration(model, optim_wrapper, schedulers, batch, iteration):
+    """What the runner does per training iteration, without data loading and hooks."""
+    from mmengine.logging import MessageHub
+    MessageHub.get_current_instance().update_info('iter', iteration)
+    outputs = model.train_step(batch, optim_wrapper=optim_wrapper)
+    for scheduler in schedulers:
+        scheduler.step()
+    return outputs
+
+
+def time_training(model, optim_wrapper, schedulers, batch, iters, warmup, device):
+    """Seconds per iteration over ``iters`` iterations after ``warmup``, with the memory peaks.
+
+    Returns:
+        dict: ``s_per_iter``, and ``peak_allocated_gib`` / ``peak_reserved_gib`` after warm-up and
+        ``first_peak_allocated_gib`` over all iterations (CUDA), or ``peak_rss_gib`` (CPU).
+    """
+    result = {}
+    for iteration in range(warmup):
+        train_iteration(model, optim_wrapper, schedulers, batch, iteration)
+    synchronize(device)
+    if device.type == 'cuda':
+        result['overall_peak_allocated_gib'] = torch.cuda.max_memory_allocated(device) / GIB
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for iteration in range(warmup, warmup + iters):
+        train_iteration(model, optim_wrapper, schedulers, batch, iteration)
+    synchronize(device)
+    result['s_per_iter'] = (time.perf_counter() - start) / iters
+    result.update(memory_peaks(device))
+    return result
+
+
+def memory_peaks(device):
+    if device.type == 'cuda':
+        return dict(peak_allocated_gib=torch.cuda.max_memory_allocated(device) / GIB,
+                    peak_reserved_gib=torch.cuda.max_memory_reserved(device) / GIB)
+    # ru_maxrss is in KiB on Linux: the high-water mark of the whole process.
+    return dict(peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB)
+
+
+def segmentor_of(model):
+    """The student of a UDA wrapper, or the model itself."""
+    return model.model if hasattr(model, 'ema_model') else model
+
+
+def slide_settings(segmentor, crop_size):
+    """Window and stride of the sliding-window inference: the config's when it slides, else the training crop
+    with a stride of two thirds of it."""
+    test_cfg = segmentor.test_cfg or {}
+    if test_cfg.get('mode') == 'slide':
+        return tuple(test_cfg['crop_size']), tuple(test_cfg['stride'])
+    return tuple(crop_size), tuple(max(1, 2 * s // 3) for s in crop_size)
+
+
+def time_inference(model, optim_wrapper, size, crop_size, iters, warmup, device):
+    """Images per second of the student's inference at ``size``, whole-image and sliding-window.
+
+    Returns:
+        dict: ``whole`` and ``slide`` images/s, and the window and stride used.
+    """
+    from mmengine.config import ConfigDict
+    segmentor = segmentor_of(model)
+    original_cfg = segmentor.test_cfg
+    window, stride = slide_settings(segmentor, crop_size)
+    image = torch.randn(1, 3, *size, device=device)
+    metas = [dict(img_shape=tuple(size), ori_shape=tuple(size), pad_shape=tuple(size))]
+    result = dict(eval_size=list(size), slide_window=list(window), slide_stride=list(stride))
+    segmentor.eval()
+    try:
+        for mode in ('whole', 'slide'):
+            settings = dict(original_cfg or {}, mode=mode)
+            if mode == 'slide':
+                settings.update(crop_size=window, stride=stride)
+            segmentor.test_cfg = ConfigDict(settings)
+            with torch.no_grad(), optim_wrapper.optim_context(model):
+                for _ in range(warmup):
+                    segmentor.inference(image, metas)
+                synchronize(device)
+                start = time.perf_counter()
+                for _ in range(iters):
+                    segmentor.inference(image, metas)
+                synchronize(device)
+            result[f'{mode}_images_per_s'] = iters / (time.perf_counter() - start)
+    finally:
+        segmentor.test_cfg = original_cfg
+        model.train()
+    return result
+
+
+def device_name(device):
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    if device.type == 'meta':
+        return "meta (FLOPs only, no arithmetic)"
+    import platform
+    return f'CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)'
+
+
+def report(results, out=None):
+    """Print the results as a two-column table (to ``out``, default stdout)."""
+    out = out or sys.stdout
+    rows = [('config', results['config']), ('device', results['device']), ('amp', results['amp']),
+            ('speed options', results['speed_options'] or 'none'),
+            ('batch', f"{results['batch']} per domain x {results['domains']} domain(s), crop "
+                      f"{results['crop'][0]}x{results['crop'][1]}")]
+    if 's_per_iter' in results:
+        rows += [('iterations', f"{results['iters']} timed after {results['warmup']} warm-up"),
+                 ('train s/iter', f"{results['s_per_iter']:.4f}"),
+                 ('train images/s', f"{results['images_per_s']:.2f}")]
+    if 'peak_allocated_gib' in results:
+        rows += [('peak allocated (GiB)', f"{results['peak_allocated_gib']:.2f} (overall incl. warm-up "
+                                           f"{results['overall_peak_allocated_gib']:.2f})"),
+                 ('peak reserved (GiB)', f"{results['peak_reserved_gib']:.2f}")]
+    elif 'peak_rss_gib' in results:
+        rows.append(('peak RSS (GiB)', f"{results['peak_rss_gib']:.2f}"))
+    if 'tflop_per_iter' in results:
+        rows.append(('TFLOP/iter', f"{results['tflop_per_iter']:.4f}"))
+    if 'achieved_tflops' in results:
+        rows.append(('achieved TFLOP/s', f"{results['achieved_tflops']:.4f}"))
+        if results.get('fraction_of_peak') is not None:
+            rows.append(('fraction of bf16 peak', f"{100 * results['fraction_of_peak']:.2f} % of "
+                                                  f"{results['peak_tflops']:.0f} TFLOP/s"))
+    if 'whole_images_per_s' in results:
+        size = 'x'.join(map(str, results['eval_size']))
+        rows += [(f'eval whole {size} images/s', f"{results['whole_images_per_s']:.3f}"),
+                 (f'eval slide {size} images/s', f"{results['slide_images_per_s']:.3f} (window "
+                                                 f"{'x'.join(map(str, results['slide_window']))}, stride "
+                                                 f"{'x'.join(map(str, results['slide_stride']))})")]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f'{name.ljust(width)} : {value}', file=out)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device, args.flops_only)
+
+    from daseg.engine.flops import count_flops, peak_tflops
+    from daseg.engine.speed import configure_speed
+    from daseg.engine.synthetic_batch import crop_size_of, synthetic_batch
+
+    cfg = load_config(args.config, args.cfg_options)
+    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+                    checkpoint_blocks=args.checkpoint_blocks, tf32=args.tf32)
+    crop = tuple(args.crop) if args.crop else crop_size_of(cfg)
+    segmentor_cfg = cfg.model['model'] if 'model' in cfg.model else cfg.model
+    if segmentor_cfg.get('data_preprocessor'):
+        segmentor_cfg.data_preprocessor['size'] = crop
+    if cfg.model.get('data_preprocessor'):
+        cfg.model.data_preprocessor['size'] = crop
+    torch.backends.cudnn.benchmark = bool((cfg.get('env_cfg') or {}).get('cudnn_benchmark', False))
+    torch.manual_seed(0)
+
+    model, optim_wrapper, schedulers = build(cfg, device)
+    uda = hasattr(model, 'ema_model')
+    batch_size = args.batch or cfg.train_dataloader.batch_size
+    num_classes = segmentor_of(model).decode_head.num_classes
+    batch = synthetic_batch(batch_size, crop, num_classes=num_classes, uda=uda, device=device)
+
+    results = dict(config=args.config, device=device_name(device), amp=args.amp,
+                   speed_options=', '.join(name for name in ('channels_last', 'compile', 'checkpoint_blocks', 'tf32')
+                                           if getattr(args, name)),
+                   batch=batch_size, domains=2 if uda else 1, crop=list(crop), iters=args.iters, warmup=args.warmup)
+    if args.flops_only:
+        # The iteration the timed run counts at: the random blur (a convolution) is then the same.
+        flops, _ = count_flops(train_iteration, model, optim_wrapper, schedulers, batch, args.warmup + args.iters)
+        results['tflop_per_iter'] = flops / 1e12
+        report(results)
+        return results
+    results.update(time_training(model, optim_wrapper, schedulers, batch, args.iters, args.warmup, device))
+    results['images_per_s'] = batch_size * results['domains'] / results['s_per_iter']
+    if not args.no_flops:
+        flops, _ = count_flops(train_iteration, model, optim_wrapper, schedulers, batch, args.warmup + args.iters)
+        results['tflop_per_iter'] = flops / 1e12
+        results['achieved_tflops'] = flops / 1e12 / results['s_per_iter']
+        peak = peak_tflops(torch.cuda.get_device_name(device)) if device.type == 'cuda' else None
+        if peak is not None:
+            results['peak_tflops'] = peak
+            results['fraction_of_peak'] = results['achieved_tflops'] / peak
+    if args.eval:
+        size = tuple(args.eval_size) if args.eval_size else ((1024, 2048) if device.type == 'cuda' else (256, 512))
+        results.update(time_inference(model, optim_wrapper, size, crop, args.iters, args.warmup, device))
+    report(results)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    return results
+
+
+if __name__ == '__main__':
+    run_main(main)

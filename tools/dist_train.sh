@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train one experiment on NGPUS GPUs of this machine with torchrun (one process per GPU):
+#
+#     tools/dist_train.sh CONFIG NGPUS [run_experiments.py options, e.g. --amp bf16 --scale-lr --work-dir DIR]
+#
+# The global batch is NGPUS x the config's batch_size (source and target each); the learning rate is the
+# config's unless --scale-lr is given. Environment: PORT (default 29500; change it to run two jobs at once),
+# PYTHON (default: python), and NNODES / NODE_RANK / MASTER_ADDR for several machines.
+set -euo pipefail
+if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: tools/dist_train.sh CONFIG NGPUS [run_experiments.py options]" >&2
+    exit 2
+fi
+CONFIG=$1
+NGPUS=$2
+shift 2
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Every process must name the same default work dir: they share one timestamp.
+export DASEG_RUN_TIMESTAMP="${DASEG_RUN_TIMESTAMP:-$(date +%y%m%d_%H%M%S)}"
+exec "${PYTHON:-python}" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+    --master_port="${PORT:-29500}" --nproc_per_node="$NGPUS" \
+    "$ROOT/run_experiments.py" --config "$CONFIG" --launcher pytorch "$@"
