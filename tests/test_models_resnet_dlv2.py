@@ -19,14 +19,9 @@ BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 TORCHVISION_R101 = 44_549_160
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """These tests run small convolutions on big models: on a busy 2-core machine a second thread only waits
-    (measured: 36 s with 2 threads, 14 s with 1 for both files)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small convolutions on big models: on a busy 2-core machine a second thread only waits (measured: 36 s
+# with 2 threads, 14 s with 1 for both files).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -25,14 +25,9 @@ PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
 B0_CONFIG = '_base_/models/daformer_sepaspp_mitb0.py'
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """These tests run small convolutions on big models: on a busy 2-core machine a second thread only waits
-    (measured: 36 s with 2 threads, 14 s with 1 for both files)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small convolutions on big models: on a busy 2-core machine a second thread only waits (measured: 36 s
+# with 2 threads, 14 s with 1 for both files).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 # ---------------------------------------------------------------------------------------------------------------
