@@ -1,7 +1,7 @@
 """ResNet-V1c (three 3x3 stem convs) whose ImageNet weights are read weights-only and checked key by key.
 
 mmseg's ``ResNetV1c(pretrained=...)`` hands the file to mmengine's ``Pretrained`` initialiser, which falls back
-to ``torch.load(weights_only=False)`` (running any code in the file) and loads non-strictly (a wrong file
+to unpickling with weights_only off (running any code in the file) and loads non-strictly (a wrong file
 silently leaves layers random). ``CheckedResNetV1c`` has the same modules and key names; only the loading
 differs: through :func:`daseg.checkpoint.load_checkpoint_file`, strictly, naming every unknown or missing key.
 
