@@ -1,17 +1,19 @@
-# The HRDA self-training of dacs_a999_fdthings_hrda_mitb5.py around the HRDA ResNet-101 segmentor.
-_base_ = ['../models/hrda_daformer_sepaspp_r101.py']
-model = dict(
-    _delete_=True,
-    type='DACS',
-    model={{_base_.model}},
-    alpha=0.999,
-    pseudo_threshold=0.968,
-    pseudo_weight_ignore_top=0,
-    pseudo_weight_ignore_bottom=0,
-    crop_pseudo_margins=None,
-    imnet_feature_dist_lambda=0.005,
-    imnet_feature_dist_classes=(6, 7, 11, 12, 13, 14, 15, 16, 17, 18),
-    imnet_feature_dist_scale_min_ratio=0.75,
-    color_jitter_strength=0.2,
-    color_jitter_probability=0.2,
-    blur=True)
+# The HRDA self-training of dacs_a999_fdthings_hrda_mitb5.py around the HRDA segmentor with a ResNet-101 (V1c,
+# output stride 8: dilations 1, 1, 2, 4) encoder and the DAFormer sep-ASPP head on its four stages, as the
+# model-merging work trains it. Needs pretrained/resnet101_v1c-e67eebb6.pth.
+_base_ = ['./dacs_a999_fdthings_hrda_mitb5.py']
+model = dict(model=dict(
+    backbone=dict(
+        _delete_=True,
+        type='CheckedResNetV1c',  # mmseg's ResNetV1c, weights read weights-only and strictly
+        depth=101,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True,
+        pretrained='pretrained/resnet101_v1c-e67eebb6.pth'),
+    decode_head=dict(in_channels=[256, 512, 1024, 2048])))
