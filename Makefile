@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch>=2.1,<2.14
 DEMO := data/demo
 DEMO_WORK := work_dirs/demo
+DEMO_DATA_STAMP := $(DEMO)/.complete
+SEED ?= 0
 
-.PHONY: demo test install clean-demo
+.PHONY: demo demo-data demo-mic demo-mrm test install clean-demo
 
 install: $(STAMP)
 
@@ -30,10 +32,7 @@ test: $(STAMP)
 # table and a chart in work_dirs/demo/eval. work_dirs/demo is the demo's own folder and is started afresh.
 demo: $(STAMP)
 	rm -rf $(DEMO_WORK)
-	$(BIN)/python tools/make_demo_data.py --out $(DEMO) --overwrite
-	$(BIN)/python tools/convert_datasets/gta.py $(DEMO)/gta --nproc 2
-	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
-	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
+	$(MAKE) demo-data
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only_continued.py \
 		--work-dir $(DEMO_WORK)/source_only_continued --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
@@ -51,5 +50,72 @@ demo: $(STAMP)
 		$(DEMO_WORK)/dacs_idd/iter_400.pth $(DEMO_WORK)/merged/gaussian.pth $(DEMO_WORK)/merged/mean.pth \
 		--out $(DEMO_WORK)/eval --targets cityscapes idd
 
+# The synthetic domains in their datasets' raw layouts, converted as real data would be (trainIds, rare-class
+# statistics). The stamp marks a complete set for the method demos, which reuse it.
+demo-data: $(STAMP)
+	rm -f $(DEMO_DATA_STAMP)
+	$(BIN)/python tools/make_demo_data.py --out $(DEMO) --overwrite
+	$(BIN)/python tools/convert_datasets/gta.py $(DEMO)/gta --nproc 2
+	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
+	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
+	touch $(DEMO_DATA_STAMP)
+
+# A method against DACS, one seed (SEED=1 for the second): `make demo-mic` (MIC), `make demo-mrm` (MRM). A
+# source-only model (1000 iterations, as in `make demo`), then from it 400 iterations of DACS and of DACS + the
+# method towards the Cityscapes-like and the IDD-like domain, every model evaluated on both targets
+# (work_dirs/demo_<method>/seed<SEED>/eval). Reuses the demo data when complete.
+demo-mic demo-mrm: demo-%: $(STAMP)
+	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
+	rm -rf work_dirs/demo_$*/seed$(SEED)
+	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --seed $(SEED) \
+		--work-dir work_dirs/demo_$*/seed$(SEED)/source_only
+	for method in dacs $*; do for target in cityscapes idd; do \
+		$(BIN)/python run_experiments.py --config configs/demo/gta2$${target}_$${method}.py --seed $(SEED) \
+			--work-dir work_dirs/demo_$*/seed$(SEED)/$${method}_$${target} \
+			--cfg-options load_from=work_dirs/demo_$*/seed$(SEED)/source_only/iter_1000.pth || exit 1; \
+	done; done
+	./test.sh configs/demo/gta_source_only.py $(foreach run,source_only/iter_1000 dacs_cityscapes/iter_400 \
+		$*_cityscapes/iter_400 dacs_idd/iter_400 $*_idd/iter_400,work_dirs/demo_$*/seed$(SEED)/$(run).pth) \
+		--out work_dirs/demo_$*/seed$(SEED)/eval --targets cityscapes idd
+
 clean-demo:
 	rm -rf $(DEMO) $(DEMO_WORK)
+
+# The four-target merging demo: the demo data, a source-only model and one DACS model per target (Cityscapes-,
+# IDD-, ACDC-fog- and Dark-Zurich-like; reused when already trained), then tools/merge_table.py (the 15-row
+# table of every subset, linear merging, and its heatmap) and one line per rule for the merge of all four:
+# linear, task arithmetic, TIES, DARE (task vectors from the source-only model, the DACS models' common start),
+# each with Gaussian and with averaged BatchNorm statistics, and with statistics re-estimated on 25 unlabelled
+# training images of each target (the one step that uses data). Another seed: make demo-merge4 SEED=1.
+M4_WORK := work_dirs/demo_merge4/seed$(SEED)
+M4_TARGETS := cityscapes idd acdc_fog darkzurich
+M4_SOURCE := $(M4_WORK)/source_only/iter_1000.pth
+M4_MODELS := $(foreach t,$(M4_TARGETS),$(M4_WORK)/dacs_$(t)/iter_400.pth)
+M4_RULES := linear task-arithmetic ties dare
+M4_RECAL := --recalibrate-images 25 --config configs/demo/gta_source_only.py --recalibrate-bn \
+	$(DEMO)/cityscapes/leftImg8bit/train $(DEMO)/idd/leftImg8bit/train $(DEMO)/acdc/rgb_anon/fog/train \
+	$(DEMO)/darkzurich/rgb_anon/train/night
+
+.PHONY: demo-merge4
+demo-merge4: $(STAMP)
+	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
+	test -f $(M4_SOURCE) || $(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py \
+		--work-dir $(M4_WORK)/source_only --seed $(SEED)
+	for t in $(M4_TARGETS); do test -f $(M4_WORK)/dacs_$$t/iter_400.pth || \
+		$(BIN)/python run_experiments.py --config configs/demo/gta2$${t}_dacs.py --work-dir $(M4_WORK)/dacs_$$t \
+			--seed $(SEED) --cfg-options load_from=$(M4_SOURCE) || exit 1; done
+	$(BIN)/python tools/merge_table.py configs/demo/gta_source_only.py $(M4_MODELS) --targets $(M4_TARGETS) \
+		--out $(M4_WORK)/table
+	mkdir -p $(M4_WORK)/rules
+	for rule in $(M4_RULES); do \
+		case $$rule in linear) extra= ;; dare) extra="--base $(M4_SOURCE) --seed $(SEED)" ;; \
+			*) extra="--base $(M4_SOURCE)" ;; esac; \
+		for bn in gaussian mean; do $(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra --buffers $$bn \
+			--force --out $(M4_WORK)/rules/$${rule}_$$bn.pth || exit 1; done; \
+		$(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra $(M4_RECAL) --force \
+			--out $(M4_WORK)/rules/$${rule}_recalibrated.pth || exit 1; done
+	rm -rf $(M4_WORK)/rules_eval
+	./test.sh configs/demo/gta_source_only.py \
+		$(foreach r,$(M4_RULES),$(foreach b,gaussian mean recalibrated,$(M4_WORK)/rules/$(r)_$(b).pth)) \
+		--targets $(M4_TARGETS) --out $(M4_WORK)/rules_eval
+	@echo "table: $(M4_WORK)/table/table.md, heatmap: $(M4_WORK)/table/heatmap.png, rules: $(M4_WORK)/rules_eval"

@@ -5,11 +5,13 @@
     python merge.py cs.pth idd.pth acdc.pth --weights 0.5 0.25 0.25 --buffers gaussian-weighted --out m.pth
     python merge.py cs_r101.pth idd_r101.pth --params rebasin --out m.pth
     python merge.py cs.pth idd.pth --sep-heads --out merged.pth     # merged_head1.pth, merged_head2.pth
+    python merge.py cs.pth idd.pth acdc.pth dz.pth --params ties --base source_only.pth --out m.pth
 
-Parameters are averaged with the weights (default 1/N). BatchNorm statistics are merged as a mixture of
-Gaussians weighted by each input's num_batches_tracked (--buffers gaussian), or by the weights
-(gaussian-weighted), or averaged (mean), or taken from the first input (first). Then evaluate with
-./test.sh CONFIG merged.pth --targets ...
+Parameters are averaged with the weights (default 1/N), or merged from their task vectors theta_k - theta_base
+(task-arithmetic, ties, dare). BatchNorm statistics are merged as a mixture of Gaussians weighted by each
+input's num_batches_tracked (--buffers gaussian), or by the weights (gaussian-weighted), or averaged (mean), or
+taken from the first input (first); --recalibrate-bn instead re-estimates them on unlabelled target images
+(this uses data). Then evaluate with ./test.sh CONFIG merged.pth --targets ...
 """
 import argparse
 import os.path as osp
@@ -19,8 +21,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from daseg.cli import run_main  # noqa: E402
-from daseg.merging.buffers import BUFFER_MODES  # noqa: E402
-from daseg.merging.merger import MERGED_SUB_MODELS, PARAM_MODES, merge_checkpoints  # noqa: E402
+from daseg.merging.arguments import add_merge_arguments, merge_kwargs  # noqa: E402
+from daseg.merging.merger import merge_checkpoints  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -29,21 +31,19 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='output checkpoint (with --sep-heads: <stem>_head<k>.pth)')
     p.add_argument('--weights', nargs='+', type=float, metavar='W',
                    help='one weight per checkpoint, non-negative, summing to 1 (default 1/N each)')
-    p.add_argument('--params', choices=PARAM_MODES, default='linear',
-                   help='linear: weighted average; rebasin: align ResNet channels by weight matching first')
-    p.add_argument('--buffers', choices=BUFFER_MODES, default='gaussian', help='BatchNorm statistics rule')
     p.add_argument('--sep-heads', action='store_true',
                    help="one output per input: the merged model with that input's own decode head")
-    p.add_argument('--which', choices=list(MERGED_SUB_MODELS), default='student',
-                   help='sub-models of UDA checkpoints to merge; the others are copied from the first input')
     p.add_argument('--force', action='store_true', help='replace existing output files')
+    p.add_argument('--allow-duplicates', action='store_true',
+                   help='accept an input given twice (the same file or the same content)')
+    add_merge_arguments(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    return merge_checkpoints(args.checkpoints, args.out, weights=args.weights, params=args.params,
-                             buffers=args.buffers, which=args.which, sep_heads=args.sep_heads, force=args.force)
+    return merge_checkpoints(args.checkpoints, args.out, weights=args.weights, sep_heads=args.sep_heads,
+                             force=args.force, allow_duplicates=args.allow_duplicates, **merge_kwargs(args, args.config))
 
 
 if __name__ == '__main__':

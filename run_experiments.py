@@ -6,9 +6,12 @@
     tools/dist_train.sh CFG 4 [--scale-lr] [more options]      # 4 GPUs (torchrun ... --launcher pytorch)
 
 Output goes to ``work_dirs/<yymmdd_HHMMSS>_<config name>/`` unless ``--work-dir`` is given: the resolved
-config, the log, checkpoints (``iter_N.pth``, ``last_checkpoint``) and ``training_curve.png``.
+config, the log, checkpoints (``iter_N.pth``, ``last_checkpoint``) and ``training_curve.png``. One training at a
+time holds a work dir (a second one stops with a line naming it); ``--resume`` continues from its latest complete
+checkpoint. ``load_from`` must fit the model exactly unless ``--load-part PREFIX`` asks for part of it.
 """
 import argparse
+import contextlib
 import glob
 import os
 import os.path as osp
@@ -17,6 +20,8 @@ import time
 from daseg.cli import load_config, run_main
 from daseg.engine.speed import configure_speed
 from daseg.errors import UserError
+from daseg.locks import folder_lock
+from daseg.weights.io import find_latest_checkpoint, remove_partial_checkpoints
 
 
 def parse_args(argv=None):
@@ -25,7 +30,12 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<timestamp>_<config name>)')
     p.add_argument('--seed', type=int, help='random seed (default: the config\'s randomness.seed)')
     p.add_argument('--deterministic', action='store_true', help='deterministic algorithms (slower)')
-    p.add_argument('--resume', action='store_true', help='continue the run in --work-dir from its last checkpoint')
+    p.add_argument('--resume', nargs='?', const='last', metavar='auto',
+                   help="continue the run in --work-dir from its latest complete checkpoint; '--resume auto' "
+                        'starts afresh (and says so) when there is none')
+    p.add_argument('--load-part', nargs='+', metavar='PREFIX',
+                   help="with load_from: load only the weights under these key prefixes, e.g. 'backbone.' "
+                        '(the log lists what was and was not loaded); default: the whole model, strictly')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override config entries, e.g. train_cfg.max_iters=1000')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
@@ -56,7 +66,8 @@ def default_work_dir(config_path: str, launcher: str = 'none') -> str:
 
 
 def has_checkpoint(work_dir: str) -> bool:
-    return bool(glob.glob(osp.join(work_dir, 'iter_*.pth'))) or osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    return bool(glob.glob(osp.join(glob.escape(work_dir), 'iter_*.pth'))) \
+        or osp.isfile(osp.join(work_dir, 'last_checkpoint'))
 
 
 def prepare_config(args):
@@ -77,25 +88,53 @@ def prepare_config(args):
     if args.deterministic:
         randomness['deterministic'] = True
     cfg.randomness = randomness
-    if args.resume:
-        if not args.work_dir:
-            raise UserError('--resume needs --work-dir: the folder of the run to continue')
-        if not has_checkpoint(args.work_dir):
-            raise UserError(f'nothing to resume: {args.work_dir} holds no checkpoint (iter_*.pth)')
-        cfg.resume = True
-    elif args.work_dir and has_checkpoint(args.work_dir):
-        raise UserError(f'{args.work_dir} already holds a training run; add --resume to continue it '
-                        'or choose another --work-dir')
+    if args.resume not in (None, 'last', 'auto'):
+        raise UserError(f"--resume takes no value or 'auto', got {args.resume!r}")
+    if args.resume and not args.work_dir:
+        raise UserError('--resume needs --work-dir: the folder of the run to continue')
+    if args.resume == 'last' and not osp.isdir(args.work_dir):
+        raise UserError(f'nothing to resume: {args.work_dir} does not exist')
+    if args.load_part:
+        if not cfg.get('load_from'):
+            raise UserError('--load-part needs load_from (--cfg-options load_from=CHECKPOINT)')
+        cfg.load_from_part = list(args.load_part)
     cfg.work_dir = args.work_dir or default_work_dir(args.config, args.launcher)
     return cfg
+
+
+def choose_start(args, cfg, main_process=True):
+    """Resume from the work dir's latest complete checkpoint, or start afresh; say which. Call it while
+    holding the work dir: the main process first removes the partial files of interrupted saves."""
+    removed = remove_partial_checkpoints(cfg.work_dir) if main_process else []
+    if removed:
+        print(f'removed {len(removed)} partial file(s) of an interrupted save: '
+              + ', '.join(osp.basename(p) for p in removed))
+    if args.resume:
+        try:
+            latest = find_latest_checkpoint(cfg.work_dir)
+        except UserError as exc:
+            if args.resume != 'auto':
+                raise UserError(f'nothing to resume: {exc}') from None
+            print(f'--resume auto: no checkpoint in {cfg.work_dir}, starting at iteration 0')
+            return
+        # Explicitly the work dir's checkpoint: mmengine would otherwise resume from a config's load_from.
+        cfg.resume, cfg.load_from = True, latest
+        print(f'resuming from {latest}')
+    elif has_checkpoint(cfg.work_dir):
+        raise UserError(f'{cfg.work_dir} already holds a training run; add --resume to continue it '
+                        'or choose another --work-dir')
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = prepare_config(args)
     from mmengine.registry import RUNNERS
-    runner = RUNNERS.build(cfg)
-    runner.train()
+    # One training per work dir; the other processes of a distributed run share rank 0's.
+    main_process = int(os.environ.get('RANK', '0')) == 0
+    with folder_lock(cfg.work_dir, 'training') if main_process else contextlib.nullcontext():
+        choose_start(args, cfg, main_process)
+        runner = RUNNERS.build(cfg)
+        runner.train()
     print(f'done: {cfg.work_dir}')
 
 

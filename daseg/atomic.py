@@ -1,41 +1,109 @@
-"""Atomic file writes: a reader sees either the old file or the complete new one, never a partial write."""
+"""Atomic file writes: a reader sees either the old file or the complete new one, never a partial write; a
+failed write (disk full, kill) leaves no partial file under the final name, and without ``overwrite`` two
+writers of one path cannot both succeed."""
+import errno
 import os
 import os.path as osp
 import tempfile
 
 from .errors import UserError
 
+# Errors of a full disk or an exhausted quota: said as such, the partial file is removed.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# mkstemp creates its file readable by its owner only; outputs get the permissions of a plain open().
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def write_error(path, exc):
+    """The UserError for an OSError while writing ``path``: one line naming the file and the cause."""
+    if exc.errno in _NO_SPACE:
+        return UserError(f'cannot write {path}: no space left on the device (the partial file was removed); '
+                         'free some space and run again')
+    # Name the other file involved (e.g. the source of a copy), not our own temporary beside ``path``.
+    other = exc.filename and osp.dirname(osp.abspath(str(exc.filename))) != osp.dirname(osp.abspath(path))
+    where = f' ({exc.filename})' if other else ''
+    return UserError(f'cannot write {path}: {exc.strerror or exc}{where}')
+
+
+def fsync_folder(folder):
+    """Make a rename inside ``folder`` durable (a crash right after it keeps the new name)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # folders cannot be opened on some platforms; the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _link_no_replace(tmp, path):
+    """Give the complete file ``tmp`` the name ``path`` unless that name exists, atomically."""
+    try:
+        os.link(tmp, path)  # fails with FileExistsError when another writer got there first
+        return
+    except FileExistsError:
+        raise UserError(f'refusing to overwrite {path}: another writer created it meanwhile') from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+    # A file system without hard links: reserving the name with O_EXCL is still exclusive; the rename that
+    # follows replaces the empty reservation.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        raise UserError(f'refusing to overwrite {path}: another writer created it meanwhile') from None
+    os.replace(tmp, path)
+
 
 def atomic_write(path, write, overwrite=False, sync=True):
-    """Write a file through a temporary file in the same folder, then rename it into place.
+    """Write a file through a temporary file in the same folder, then give it its name.
 
     Args:
         path (str): destination file; its folder must exist.
         write (callable): ``write(f)`` writes the content to the binary file object ``f``.
-        overwrite (bool): replace an existing ``path``; otherwise an existing file is a UserError.
+        overwrite (bool): replace an existing ``path``; otherwise an existing file is a UserError, also when
+            another writer creates it while this one writes (the name is taken with a no-replace link).
         sync (bool): flush to disk before the rename (results, checkpoints); converters writing thousands of
             label files skip it, a re-run rewrites them.
+
+    Raises:
+        UserError: ``path`` exists (without ``overwrite``), its folder is missing, or the write failed (disk
+            full, no permission); no temporary file is left behind.
     """
-    if osp.exists(path) and not overwrite:
+    if not overwrite and osp.lexists(path):
         raise UserError(f'refusing to overwrite {path}: choose another output path')
     folder = osp.dirname(osp.abspath(path))
     if not osp.isdir(folder):
         raise UserError(f'output folder does not exist: {folder}')
-    # Same folder as the destination so that os.replace is a rename on one file system.
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.part')
     try:
+        # Same folder as the destination so that the rename stays on one file system.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.part')
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
             write(f)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_no_replace(tmp, path)
+        if sync:
+            fsync_folder(folder)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        if osp.lexists(tmp):
             os.remove(tmp)
-        raise
 
 
-def atomic_write_text(path, text, overwrite=False):
+def atomic_write_text(path, text, overwrite=False, sync=True):
     """Write UTF-8 text atomically; see :func:`atomic_write`."""
-    atomic_write(path, lambda f: f.write(text.encode('utf-8')), overwrite=overwrite)
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')), overwrite=overwrite, sync=sync)

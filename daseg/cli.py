@@ -16,6 +16,7 @@ import sys
 
 import torch
 
+from .config_check import check_config
 from .errors import UserError
 
 
@@ -86,6 +87,9 @@ def load_config(path_or_workdir, cfg_options=None):
         path_or_workdir (str): see :func:`find_config`.
         cfg_options (list[str] | None): ``KEY=VALUE`` overrides; every key must exist in the config.
 
+    Raises:
+        UserError: the config cannot be read, or holds a key that nothing reads (see :mod:`daseg.config_check`).
+
     Returns:
         mmengine.Config: the merged config.
     """
@@ -99,6 +103,7 @@ def load_config(path_or_workdir, cfg_options=None):
     options = parse_cfg_options(cfg_options)
     check_cfg_keys(cfg, options)
     cfg.merge_from_dict(options)
+    check_config(cfg)
     return cfg
 
 

@@ -53,12 +53,13 @@ def test_every_forward_pass_of_the_step_is_autocast(monkeypatch):
             return feats
         monkeypatch.setattr(segmentor, 'extract_feat', spy)
     pseudo = {}
-    original_pseudo = model.pseudo_labels
+    policy = model.teachers['ema_model']
+    original_pseudo = policy.pseudo_labels
 
     def spy_pseudo(*args):
         pseudo['label'], pseudo['weight'] = original_pseudo(*args)
         return pseudo['label'], pseudo['weight']
-    monkeypatch.setattr(model, 'pseudo_labels', spy_pseudo)
+    monkeypatch.setattr(policy, 'pseudo_labels', spy_pseudo)
     wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(model.model.parameters(), lr=0.01), dtype='bfloat16')
     step(model, wrapper, batch(SIZE), 1)
     # student on source, ImageNet model, teacher on target, student on the mixed images

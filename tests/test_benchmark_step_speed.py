@@ -14,11 +14,12 @@ from mmengine.optim import OptimWrapper
 from mmseg.models.losses import accuracy as mmseg_accuracy
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import daseg.models.uda.dacs as dacs_module
+import daseg.models.uda.components.self_training as self_training
+from daseg.datasets.pseudo_margins import margin_mask
 from daseg.engine.hooks.deferred_runtime_info import DeferredRuntimeInfoHook
 from daseg.engine.runner import DasegRunner
 from daseg.engine.speed import apply_speed_options, configure_speed
-from daseg.engine.sync_free_accuracy import accuracy
+from daseg.models.utils.accuracy import accuracy
 from daseg.errors import UserError
 from daseg.models.backbones.mit import MiT
 from daseg.models.uda.strong_aug import strong_transform
@@ -128,13 +129,16 @@ def test_dacs_step_never_waits_for_the_device(hrda, monkeypatch):
     monkeypatch.setattr(kornia_gaussian, '_to_device_nonblocking',
                         lambda t, device, dtype=None: t.to(device=device, dtype=dtype, non_blocking=True))
     # Jitter and blur in every step (thresholds below any draw).
-    monkeypatch.setattr(dacs_module, 'strong_transform', functools.partial(strong_transform, blur_p=-1.0))
-    model = build_dacs(hrda=hrda, size=(64, 64), color_jitter_probability=-1.0,
-                       crop_pseudo_margins=[4, 8, 4, 4] if hrda else None).to('meta')
+    monkeypatch.setattr(self_training, 'strong_transform', functools.partial(strong_transform, blur_p=-1.0))
+    model = build_dacs(hrda=hrda, size=(64, 64), color_jitter_probability=-1.0).to('meta')
     wrapper = OptimWrapper(torch.optim.AdamW(model.model.parameters(), lr=1e-4))
     with BlockingCopies() as copies:
         for iteration in range(2):  # iteration 0 copies the teacher, 1 updates it
-            outputs = step(model, wrapper, batch((64, 64), seed=iteration), iteration)
+            data = batch((64, 64), seed=iteration)
+            if hrda:  # HRDA's pseudo-label margins, as the target pipeline writes them
+                for sample in data['target_data_samples']:
+                    sample.set_metainfo(dict(valid_pseudo_mask=margin_mask(64, 64, [4, 8, 4, 4])))
+            outputs = step(model, wrapper, data, iteration)
     assert not copies.blocking
     assert all(v.device.type == 'meta' for v in outputs.values())
     assert len(wrapper.optimizer.state) == len(list(model.model.parameters()))  # the optimiser stepped

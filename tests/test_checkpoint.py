@@ -7,7 +7,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import nn
 
-from daseg.checkpoint import (find_latest_checkpoint, load_checkpoint_file, load_segmentor_weights,
+from daseg.weights import (find_latest_checkpoint, load_checkpoint_file, load_segmentor_weights,
                               save_checkpoint_atomic, segmentor_state_dict)
 from daseg.errors import UserError
 
@@ -39,14 +39,14 @@ def test_module_prefix_is_stripped_and_plain_segmentors_pass_through():
 
 
 def test_original_mit_keys_go_through_the_converter(monkeypatch):
-    from daseg.models.backbones import mit_convert
+    from daseg.weights import released
     seen = {}
 
     def fake_convert(state_dict):
         seen.update(state_dict)
         return {'converted': torch.zeros(1)}
 
-    monkeypatch.setattr(mit_convert, 'convert_segmentor_state_dict', fake_convert)
+    monkeypatch.setattr(released, 'convert_segmentor_state_dict', fake_convert)
     state = {'model.backbone.patch_embed1.proj.weight': _tensor(1), 'model.decode_head.conv_seg.weight': _tensor(2)}
     assert list(segmentor_state_dict({'state_dict': state})) == ['converted']
     assert sorted(seen) == ['backbone.patch_embed1.proj.weight', 'decode_head.conv_seg.weight']
@@ -57,7 +57,7 @@ def test_original_mit_keys_go_through_the_converter(monkeypatch):
 def test_released_checkpoint_with_original_mit_keys_loads(tmp_path):
     from mmseg.models.backbones import MixVisionTransformer
 
-    from daseg.models.backbones.mit_convert import convert_segmentor_state_dict
+    from daseg.weights.mit_keys import convert_segmentor_state_dict
 
     class Segmentor(nn.Module):
         def __init__(self):
@@ -156,14 +156,25 @@ def test_mmengine_training_checkpoint_loads(tmp_path):
 
 def test_find_latest_checkpoint(tmp_path):
     for n in (9, 10, 2):
-        (tmp_path / f'iter_{n}.pth').write_bytes(b'')
+        torch.save({'state_dict': {'w': torch.ones(1)}}, tmp_path / f'iter_{n}.pth')
     assert find_latest_checkpoint(str(tmp_path)).endswith('iter_10.pth')
-    # last_checkpoint wins; a moved work dir is found by file name.
+    # The highest complete iter_N.pth wins over an older last_checkpoint (a kill between the two writes).
     (tmp_path / 'last_checkpoint').write_text('/elsewhere/work_dir/iter_9.pth')
+    assert find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
+    # A truncated or empty file is no checkpoint.
+    data = (tmp_path / 'iter_10.pth').read_bytes()
+    (tmp_path / 'iter_10.pth').write_bytes(data[:len(data) // 2])
+    (tmp_path / 'iter_11.pth').write_bytes(b'')
     assert find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_9.pth')
-    (tmp_path / 'last_checkpoint').write_text('/elsewhere/iter_99.pth')
+    # Without iter_*.pth, last_checkpoint names the file; a moved work dir is found by file name.
+    other = tmp_path / 'other'
+    other.mkdir()
+    torch.save({'state_dict': {'w': torch.ones(1)}}, other / 'best.pth')
+    (other / 'last_checkpoint').write_text('/elsewhere/work_dir/best.pth')
+    assert find_latest_checkpoint(str(other)) == str(other / 'best.pth')
+    (other / 'last_checkpoint').write_text('/elsewhere/iter_99.pth')
     with pytest.raises(UserError, match='names /elsewhere/iter_99.pth, which does not exist'):
-        find_latest_checkpoint(str(tmp_path))
+        find_latest_checkpoint(str(other))
     (tmp_path / 'empty').mkdir()
     with pytest.raises(UserError, match='no checkpoint in'):
         find_latest_checkpoint(str(tmp_path / 'empty'))

@@ -147,7 +147,7 @@ def test_dist_train_script_trains_the_demo_with_two_processes(demo_dir):
                'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
     done = subprocess.run(command, cwd=demo_dir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    from daseg.checkpoint import load_checkpoint_file
+    from daseg.weights import load_checkpoint_file
     state = load_checkpoint_file(str(demo_dir / 'work_dirs/dist/iter_2.pth'))['state_dict']
     assert any(k.startswith('model.') for k in state) and any(k.startswith('ema_model.') for k in state)
     assert not any(k.startswith('module.') for k in state)

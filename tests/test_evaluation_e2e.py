@@ -166,9 +166,14 @@ def test_user_errors(setup):
         tool.main([work_dir, '--cfg-options', 'model.decode_head.num_clases=16', '--device', 'cpu'])
     with pytest.raises(UserError, match='the model predicts 16 classes, the targets have 19'):
         tool.main([work_dir, '--cfg-options', 'model.decode_head.num_classes=16', '--device', 'cpu'])
-    with pytest.raises(UserError, match='pipeline resizes after LoadAnnotations'):
+    # Swapping the types leaves Resize's keys on LoadAnnotations: the config check names the first one.
+    with pytest.raises(UserError, match=r"unknown config key 'keep_ratio' in eval_targets.cs_a.pipeline\[1\] "
+                                        r'\(LoadAnnotations\)'):
         tool.main([work_dir, '--device', 'cpu', '--cfg-options', 'eval_targets.cs_a.pipeline.1.type=LoadAnnotations',
                    'eval_targets.cs_a.pipeline.2.type=Resize'])
+    with pytest.raises(UserError, match='pipeline resizes after LoadAnnotations'):
+        tool.check_label_resolution('cs_a', [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                                             dict(type='Resize', scale=(8, 8))])
 
 
 def test_uda_wrapper_config_evaluates_the_inner_segmentor():

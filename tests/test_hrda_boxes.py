@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from daseg.errors import UserError
-from daseg.models.segmentors.boxes import box_mask, paste_windows, random_crop_box, sliding_window_boxes
+from daseg.models.utils.boxes import box_mask, paste_windows, random_crop_box, sliding_window_boxes
 
 
 def test_detail_crop_is_divisible_inside_and_reaches_every_position():

@@ -35,11 +35,17 @@ def test_hrda_experiment_config(name):
     init_default_scope('mmseg')
     cfg = load_config(str(ROOT / 'configs' / name))
     uda = cfg.model
-    assert uda.type == 'DACS' and uda.alpha == alpha and uda.crop_pseudo_margins == margins
+    assert uda.type == 'DACS' and uda.alpha == alpha and 'crop_pseudo_margins' not in uda
     assert uda.imnet_feature_dist_lambda == 0.005 and uda.pseudo_threshold == 0.968
     assert uda.pseudo_weight_ignore_top == 0 and uda.pseudo_weight_ignore_bottom == 0
     assert cfg.randomness.seed == 1 and cfg.randomness.get('deterministic', False) == deterministic
     data = cfg.train_dataloader.dataset
+    # The margins belong to the full target image: written before the crop, packed for the teacher.
+    written = [step['margins'] for step in data.target.pipeline if step['type'] == 'PseudoMarginMask']
+    assert written == ([margins] if margins else [])
+    if margins:
+        steps = [step['type'] for step in data.target.pipeline]
+        assert steps.index('PseudoMarginMask') < steps.index('RandomCrop') and steps[-1] == 'PackUDATargetInputs'
     assert _crop_size(data.source.pipeline) == _crop_size(data.target.pipeline) == (crop, crop)
     assert data.rare_class_sampling.min_crop_ratio == 2.0
     assert tuple(uda.model.data_preprocessor.size) == (crop, crop)

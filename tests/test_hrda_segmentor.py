@@ -6,9 +6,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from daseg.checkpoint import load_segmentor_weights
+from daseg.weights import load_segmentor_weights
 from daseg.errors import UserError
-from daseg.models.backbones.mit_convert import mmseg_to_original
+from daseg.weights.mit_keys import mmseg_to_original
 from entry_points import ROOT
 from hrda_models import SEGMENTOR, build_tiny_hrda
 
@@ -55,7 +55,7 @@ def test_batched_fused_slide_equals_mmseg_slide_and_whole_when_one_window_covers
 def test_training_losses_and_context_features():
     model = build_tiny_hrda().train()
     image, label = torch.randn(2, 3, 64, 96), torch.randint(0, 19, (2, 1, 64, 96))
-    losses, feats = model.loss_with_features(image, seg_label=label, seg_weight=torch.ones(2, 64, 96))
+    losses, feats = model.loss_by_label(image, label, torch.ones(2, 64, 96))
     assert set(losses) == {'decode.loss_ce', 'decode.acc_seg', 'decode.hr.loss_ce', 'decode.hr.acc_seg'}
     assert feats[-1].shape[-2:] == (1, 2)  # stage 4 (stride 32) of the 32x48 context image
     (losses['decode.loss_ce'] + losses['decode.hr.loss_ce']).backward()

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from daseg.checkpoint import load_checkpoint_file
+from daseg.weights import load_checkpoint_file
 from daseg.datasets.convert.cityscapes import convert_cityscapes
 from daseg.datasets.convert.gta import convert_gta
 from daseg.demo.domains import DOMAINS_BY_NAME

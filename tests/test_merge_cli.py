@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from daseg.checkpoint import load_checkpoint_file
+from daseg.weights import load_checkpoint_file
 from daseg.errors import UserError
 from daseg.merging import merge_checkpoints
 from daseg.merging.rebasin import permute, resnet_permutation_spec
@@ -100,7 +100,7 @@ def test_rebasin_merge_of_a_model_and_its_permuted_copy_returns_the_model(tmp_pa
 
 def test_plain_and_released_mit_checkpoints(tmp_path):
     """A plain MiT segmentor in the original SegFormer key names merges with one in this project's names."""
-    from daseg.models.backbones.mit_convert import convert_segmentor_state_dict
+    from daseg.weights.mit_keys import convert_segmentor_state_dict
     backbone = dict(type='MiT', arch='b0', pretrained=None)
     ours = build_segmentor(backbone=backbone, in_channels=[32, 64, 160, 256], seed=0).state_dict()
     other = build_segmentor(backbone=backbone, in_channels=[32, 64, 160, 256], seed=1).state_dict()
@@ -173,3 +173,153 @@ def test_force_replaces_and_mit_refuses_rebasin(tmp_path, models):
     torch.save(build_segmentor(backbone=backbone, in_channels=[32, 64, 160, 256]).state_dict(), tmp_path / 'mit.pth')
     with pytest.raises(UserError, match='use --params linear'):
         merge_checkpoints([str(tmp_path / 'mit.pth')] * 2, str(tmp_path / 'x.pth'), params='rebasin', **QUIET)
+
+
+def _uda_with_imagenet(path, student, imagenet):
+    state = {f'model.{k}': v for k, v in student.items()}
+    state.update({f'imnet_model.{k}': v for k, v in imagenet.items()})
+    torch.save({'state_dict': state}, path)
+    return str(path)
+
+
+def test_base_imagenet_is_the_shared_imagenet_model(tmp_path, models, capsys, monkeypatch):
+    a = _uda_with_imagenet(tmp_path / 'a.pth', models[0], models[2])
+    b = _uda_with_imagenet(tmp_path / 'b.pth', models[1], models[2])
+    out = merge_checkpoints([a, b], str(tmp_path / 'm.pth'), params='task-arithmetic', base='imagenet',
+                            scaling=0.5, **QUIET)[0]
+    ckpt = load_checkpoint_file(out)
+    key = 'backbone.layer1.0.conv1.weight'
+    torch.testing.assert_close(ckpt['state_dict']['model.' + key], (models[0][key] + models[1][key]) / 2)
+    assert ckpt['meta']['merge']['base']['imagenet_model_of_inputs'] is True
+
+    differs = _uda_with_imagenet(tmp_path / 'c.pth', models[1], models[0])
+    plain = _uda_checkpoint(tmp_path / 'plain.pth', models[1], models[1])
+    line = _error([a, differs, '--params', 'ties', '--base', 'imagenet', '--out', 'x.pth'], tmp_path, capsys,
+                  monkeypatch)
+    assert 'the ImageNet model of' in line and 'c.pth differs from that of' in line
+    line = _error([a, plain, '--params', 'dare', '--base', 'imagenet', '--out', 'x.pth'], tmp_path, capsys,
+                  monkeypatch)
+    assert 'plain.pth holds no ImageNet model (imnet_model.*' in line
+    assert not list(tmp_path.glob('x.pth*'))
+
+
+def test_the_same_input_twice_is_refused_unless_allowed(tmp_path, models, capsys, monkeypatch):
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[0])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    (tmp_path / 'copy.pth').write_bytes(open(a, 'rb').read())
+    line = _error([a, b, a, '--out', 'm.pth'], tmp_path, capsys, monkeypatch)
+    assert 'a.pth is the same file as' in line and '--allow-duplicates' in line
+    line = _error([a, 'copy.pth', '--out', 'm.pth'], tmp_path, capsys, monkeypatch)
+    assert 'copy.pth has the same content as' in line
+    MERGE.main([a, a, '--allow-duplicates', '--out', str(tmp_path / 'm.pth')])
+    assert (tmp_path / 'm.pth').is_file()
+
+
+def test_out_naming_a_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    (tmp_path / 'folder').mkdir()
+    # The inputs do not even exist: the output is checked first.
+    line = _error(['missing.pth', 'other.pth', '--out', 'folder'], tmp_path, capsys, monkeypatch)
+    assert line == f'error: --out folder is a folder; name the output file, e.g. {os.path.join("folder", "merged.pth")}'
+
+
+def test_an_output_created_meanwhile_is_kept_and_the_merge_refused(tmp_path, models, monkeypatch):
+    """Another writer creates --out after this merge checked it: the no-replace write keeps the other's file."""
+    import daseg.merging.merger as merger
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[0])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    merge_pass = merger._merge_pass
+
+    def other_writer_first(*args, **kwargs):
+        (tmp_path / 'm.pth').write_bytes(b'the other merge')
+        return merge_pass(*args, **kwargs)
+
+    monkeypatch.setattr(merger, '_merge_pass', other_writer_first)
+    with pytest.raises(UserError, match='refusing to overwrite .*m.pth'):
+        merge_checkpoints([a, b], str(tmp_path / 'm.pth'), **QUIET)
+    assert (tmp_path / 'm.pth').read_bytes() == b'the other merge'
+    assert not list(tmp_path.glob('.*.part'))
+
+
+def test_two_concurrent_merges_to_one_output(tmp_path, models):
+    paths = [_uda_checkpoint(tmp_path / f'{k}.pth', models[k], models[k]) for k in range(3)]
+    runs = [subprocess.Popen([sys.executable, str(ROOT / 'merge.py'), *inputs, '--out', 'm.pth'], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for inputs in (paths[:2], paths[1:])]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert sorted(code for code, _ in results) == [0, 2], results
+    code, err = next(r for r in results if r[0] == 2)
+    assert len(err.strip().splitlines()) == 1 and err.startswith('error: '), err
+    assert 'refusing to overwrite' in err or 'm.pth exists' in err
+    winner = results.index(next(r for r in results if r[0] == 0))
+    first, second = (0, 1) if winner == 0 else (1, 2)
+    key = 'backbone.layer2.0.conv2.weight'
+    state = load_checkpoint_file(str(tmp_path / 'm.pth'))['state_dict']
+    torch.testing.assert_close(state['model.' + key], (models[first][key] + models[second][key]) / 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['0.pth', '1.pth', '2.pth', 'm.pth']
+
+
+def _recalibration_setup(tmp_path, n_images=3):
+    from mmengine.config import Config
+    from PIL import Image
+    from merging_models import RESNET, WIDTHS, daformer_head
+    images = tmp_path / 'target' / 'city'
+    images.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for i in range(n_images):
+        pixels = torch.randint(0, 256, (32, 48, 3), generator=gen, dtype=torch.uint8).numpy()
+        Image.fromarray(pixels).save(images / f'{i}.png')
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    cfg = Config(dict(default_scope='mmseg',
+                      model=dict(type='EncoderDecoder', backbone=RESNET, decode_head=daformer_head(WIDTHS),
+                                 data_preprocessor=dict(type='SegDataPreProcessor')),
+                      eval_targets=dict(t=dict(type='CityscapesDataset', data_root=str(tmp_path), pipeline=pipeline))))
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    return str(tmp_path / 'cfg.py'), sorted(images.iterdir())
+
+
+def test_recalibrate_bn_reestimates_the_statistics_on_target_images(tmp_path, models):
+    import numpy as np
+    from PIL import Image
+    config, images = _recalibration_setup(tmp_path)
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[0])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    plain = load_checkpoint_file(merge_checkpoints([a, b], str(tmp_path / 'plain.pth'), **QUIET)[0])
+    assert plain['meta']['merge']['data_used'] is None  # off by default
+    out = merge_checkpoints([a, b], str(tmp_path / 'm.pth'), recalibrate_bn=[str(tmp_path / 'target')],
+                            config=config, **QUIET)[0]
+    ckpt = load_checkpoint_file(out)
+    state = ckpt['state_dict']
+    # The first BatchNorm (after the first stem convolution) by hand: a cumulative average over the images
+    # (loaded as BGR, no normalisation in this config) of each image's mean and unbiased variance.
+    conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)
+    conv.weight.data = state['model.backbone.stem.0.weight']
+    means, variances = [], []
+    with torch.no_grad():
+        for path in images:
+            bgr = np.asarray(Image.open(path).convert('RGB'))[..., ::-1].copy()
+            x = conv(torch.from_numpy(bgr).permute(2, 0, 1).float()[None])
+            means.append(x.mean((0, 2, 3)))
+            variances.append(x.var((0, 2, 3), unbiased=True))
+    torch.testing.assert_close(state['model.backbone.stem.1.running_mean'], torch.stack(means).mean(0))
+    torch.testing.assert_close(state['model.backbone.stem.1.running_var'], torch.stack(variances).mean(0))
+    assert int(state['model.backbone.stem.1.num_batches_tracked']) == len(images)
+    key = 'decode_head.fuse_layer.bottleneck.bn.running_var'
+    assert not torch.allclose(state['model.' + key], plain['state_dict']['model.' + key])
+    data = ckpt['meta']['merge']['data_used']
+    assert 'target images (no labels)' in data['what'] and data['folders'][0]['images'] == len(images)
+    torch.testing.assert_close(state['model.backbone.layer1.0.conv1.weight'],
+                               plain['state_dict']['model.backbone.layer1.0.conv1.weight'])
+
+
+def test_recalibrate_bn_bad_input_gives_one_line(tmp_path, models, capsys, monkeypatch):
+    config, _ = _recalibration_setup(tmp_path)
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[0])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    (tmp_path / 'empty').mkdir()
+    assert 'needs --config' in _error([a, b, '--recalibrate-bn', 'target', '--out', 'm.pth'], tmp_path, capsys,
+                                      monkeypatch)
+    line = _error([a, b, '--recalibrate-bn', 'empty', '--config', config, '--out', 'm.pth'], tmp_path, capsys,
+                  monkeypatch)
+    assert 'no images' in line and 'empty' in line
+    assert '--config applies to --recalibrate-bn only' in _error([a, b, '--config', config, '--out', 'm.pth'],
+                                                                tmp_path, capsys, monkeypatch)

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from daseg.models.backbones.mit import MiT
-from daseg.models.backbones.mit_convert import convert_segmentor_state_dict, mmseg_to_original
+from daseg.weights.mit_keys import convert_segmentor_state_dict, mmseg_to_original
 from mmseg.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_refuses_to_overwrite_without_force(b0_original, tmp_path, capsys):
 def test_wrong_arch_and_missing_source(b0_original, tmp_path, capsys):
     _, src = b0_original
     assert tool.main([str(src), str(tmp_path / 'a.pth'), '--arch', 'b5']) == 2
-    assert r'(32, 3, 7, 7) in the file but (64, 3, 7, 7)' in capsys.readouterr().err
+    assert r'(32, 3, 7, 7) in the checkpoint, (64, 3, 7, 7)' in capsys.readouterr().err
     assert tool.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'b.pth')]) == 2
     assert 'missing.pth' in capsys.readouterr().err
     assert not (tmp_path / 'a.pth').exists() and not (tmp_path / 'b.pth').exists()

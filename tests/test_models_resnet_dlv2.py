@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from daseg.checkpoint import load_segmentor_weights
+from daseg.weights import load_segmentor_weights
 from daseg.cli import load_config
 from daseg.errors import UserError
 from daseg.models.backbones.resnet import CheckedResNetV1c

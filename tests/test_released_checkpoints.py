@@ -11,7 +11,7 @@ import torch
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from daseg.checkpoint import load_checkpoint_file, load_segmentor_weights, segmentor_state_dict
+from daseg.weights import load_checkpoint_file, load_segmentor_weights, segmentor_state_dict
 from daseg.cli import load_config
 from daseg.errors import UserError
 from test_models_mit import DEPTHS, WIDTHS, random_reference
@@ -196,12 +196,12 @@ def expected_state(model, released_sd):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def runner_for(tmp_path):
+def runner_for(tmp_path, **uda):
     from daseg.engine.runner import DasegRunner
     init_default_scope('mmseg')
     cfg = load_config(str(ROOT / 'configs' / B0_CONFIG))
     cfg.model.backbone.pretrained = 'pretrained/mit_b0.pth'  # DACS asks for it; load_from does not read it
-    dacs = dict(type='DACS', model=cfg.model.to_dict(), imnet_feature_dist_lambda=0.005)
+    dacs = dict(type='DACS', model=cfg.model.to_dict(), imnet_feature_dist_lambda=0.005, **uda)
     return DasegRunner(model=dacs, work_dir=str(tmp_path / 'work'), default_scope='mmseg',
                        log_level='WARNING')
 
@@ -216,6 +216,24 @@ def test_load_from_released_uda_checkpoint_fills_all_three(tmp_path, b0_released
         expected = expected_state(segmentor, sd)
         got = getattr(wrapper, name).state_dict()
         assert all(torch.equal(got[k], v) for k, v in expected.items()), name
+
+
+def test_released_mic_checkpoint_keeps_its_mic_teacher(tmp_path, b0_released):
+    """MIC with its own EMA teacher: mic.teacher.ema_model.* load into that teacher, no key missing or left over."""
+    from daseg.weights import convert_legacy_keys
+    _, sds = b0_released
+    mic = dict(type='MaskedConsistency', mask_mode='separatetrgaug', mask_alpha=0.9,
+               mask_generator=dict(type='block', mask_ratio=0.7, mask_block_size=32))
+    runner = runner_for(tmp_path, components=[mic])
+    ckpt = released_uda(sds, mic_teacher=True)
+    converted = convert_legacy_keys(ckpt['state_dict'])
+    result = runner.model.load_state_dict(converted, strict=False)
+    assert not result.missing_keys and not result.unexpected_keys
+    runner.load_checkpoint(save(tmp_path, ckpt))
+    expected = expected_state(build(), sds[1])  # the released MIC teacher is the DACS teacher's copy here
+    got = runner.model.mic.teacher.ema_model.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in expected.items())
+    assert [sub.name for sub, _ in runner.model.sub_models()] == ['student', 'teacher', 'imagenet', 'mic_teacher']
 
 
 def test_load_from_released_plain_checkpoint_fills_the_student(tmp_path, b0_released):
@@ -248,7 +266,7 @@ def test_tool_writes_the_student_and_reports(tmp_path, released_file, capsys):
     out = capsys.readouterr().out
     assert 'converted MiT backbone(s) from the original SegFormer layout: model.backbone., ema_model.backbone., ' \
            'imnet_model.backbone.' in out
-    assert "mic.* (" in out and "MIC's separate masked-image teacher" in out and 'optimizer (training state)' in out
+    assert 'mic.teacher.ema_model.* (' in out and 'not the student' in out and 'optimizer (training state)' in out
     assert 'ema_model.* (' in out and 'imnet_model.* (' in out and f'to {dst}' in out
     ckpt = load_checkpoint_file(str(dst))
     assert set(ckpt) == {'meta', 'state_dict'}
@@ -267,7 +285,7 @@ def test_tool_teacher_and_all(tmp_path, released_file, capsys):
     assert tool.main([src, everything, '--which', 'all']) == 0
     capsys.readouterr()
     sd_all = load_checkpoint_file(everything)['state_dict']
-    assert {k.split('.')[0] for k in sd_all} == {'model', 'ema_model', 'imnet_model'}
+    assert {k.split('.')[0] for k in sd_all} == {'model', 'ema_model', 'imnet_model', 'mic'}
     sd_teacher = load_checkpoint_file(teacher)['state_dict']
     assert sd_teacher.keys() == {k[len('ema_model.'):] for k in sd_all if k.startswith('ema_model.')}
     assert all(torch.equal(v, sd_all[f'ema_model.{k}']) for k, v in sd_teacher.items())
@@ -297,3 +315,21 @@ def test_tool_refuses_to_overwrite_and_reports_mismatches(tmp_path, released_fil
     with pytest.raises(SystemExit):
         tool.main([plain, other, '--which', 'teacher'])
     assert 'plain segmentor, it has no teacher' in capsys.readouterr().err
+
+
+def test_checkpoint_of_the_dacs_before_the_composed_wrapper_loads(tmp_path):
+    """The key names and shapes of a checkpoint written by DACS as it was before it became a preset of components
+    (recorded from that code): they fill the composed DACS exactly, and training goes on from them."""
+    import json
+
+    from speed_models import batch, build_dacs, sgd, step
+    recorded = json.loads((ROOT / 'tests/fixtures/dacs_001e559_keys.json').read_text())['state_dict_shapes']
+    g = torch.Generator().manual_seed(0)
+    state = {k: (torch.tensor(7) if k.endswith('num_batches_tracked') else torch.rand(shape, generator=g))
+             for k, shape in recorded.items()}
+    model = build_dacs(size=(32, 32))
+    result = model.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert torch.equal(model.ema_model.decode_head.conv_seg.weight, state['ema_model.decode_head.conv_seg.weight'])
+    log = step(model, sgd(model), batch((32, 32)), 3)
+    assert torch.isfinite(log['loss'])

@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from daseg.checkpoint import load_checkpoint_file
+from daseg.weights import load_checkpoint_file
 from daseg.datasets.convert.gta import convert_gta
 from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import generate

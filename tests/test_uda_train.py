@@ -3,15 +3,17 @@ a non-finite loss stopping the run without harming the last checkpoint."""
 import pytest
 import torch
 
-from daseg.checkpoint import load_checkpoint_file
+from daseg.weights import load_checkpoint_file
 from daseg.datasets.convert.gta import convert_gta
 from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import generate
 from daseg.errors import UserError
-from daseg.models.uda import DACS
+from daseg.models.uda import ClassMixSelfTraining
 from entry_points import ROOT, run_experiments
 
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
+# DACS + MIC with MIC's own EMA teacher: every sub-model and component resumes exactly too.
+MIC = [str(ROOT / 'configs/demo/gta2cityscapes_mic.py'), 'model.components.0.mask_alpha=0.99']
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'model.model.decode_head.channels=16',
         'model.model.decode_head.decoder_params.embed_dims=16',
@@ -27,19 +29,22 @@ def demo_dir(tmp_path_factory):
     return base
 
 
-def train(demo_dir, monkeypatch, work_dir, iters, *extra):
+def train(demo_dir, monkeypatch, work_dir, iters, *extra, config=(CONFIG,)):
     monkeypatch.chdir(demo_dir)
     torch.set_flush_denormal(True)
-    run_experiments.main(['--config', CONFIG, '--work-dir', work_dir, '--seed', '1', '--deterministic',
-                          '--cfg-options', f'train_cfg.max_iters={iters}', *FAST, *extra])
+    run_experiments.main(['--config', config[0], '--work-dir', work_dir, '--seed', '1', '--deterministic',
+                          '--cfg-options', f'train_cfg.max_iters={iters}', *FAST, *config[1:], *extra])
     return demo_dir / work_dir
 
 
-def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch):
-    straight = load_checkpoint_file(str(train(demo_dir, monkeypatch, 'work_dirs/straight', 4) / 'iter_4.pth'))
-    train(demo_dir, monkeypatch, 'work_dirs/halves', 2)
-    resumed = load_checkpoint_file(str(train(demo_dir, monkeypatch, 'work_dirs/halves', 4, '--resume')
-                                       / 'iter_4.pth'))
+@pytest.mark.parametrize('config', [(CONFIG,), MIC], ids=['dacs', 'dacs_mic'])
+def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch, config):
+    name = 'mic' if len(config) > 1 else 'dacs'
+    straight = load_checkpoint_file(str(train(demo_dir, monkeypatch, f'work_dirs/straight_{name}', 4, config=config)
+                                        / 'iter_4.pth'))
+    train(demo_dir, monkeypatch, f'work_dirs/halves_{name}', 2, config=config)
+    resumed = load_checkpoint_file(str(train(demo_dir, monkeypatch, f'work_dirs/halves_{name}', 4, '--resume',
+                                             config=config) / 'iter_4.pth'))
     a, b = straight['state_dict'], resumed['state_dict']
     assert any(k.startswith('model.') for k in a) and any(k.startswith('ema_model.') for k in a)
     assert not any(k.startswith('imnet_model.') for k in a)  # no feature distance in the demo
@@ -48,12 +53,13 @@ def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch):
     assert not different, different[:5]
     # The teacher followed the student but is not a copy of it.
     assert not torch.equal(a['model.decode_head.conv_seg.weight'], a['ema_model.decode_head.conv_seg.weight'])
+    assert any(k.startswith('mic.teacher.ema_model.') for k in a) == (name == 'mic')
 
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(demo_dir, monkeypatch):
     out = train(demo_dir, monkeypatch, 'work_dirs/nan', 2)
     before = (out / 'iter_2.pth').read_bytes()
-    monkeypatch.setattr(DACS, 'mixed_losses', lambda self, img, label, weight: {'loss_ce': torch.tensor(float('nan'))})
+    monkeypatch.setattr(ClassMixSelfTraining, 'loss', lambda self, uda, step: {'loss_ce': torch.tensor(float('nan'))})
     with pytest.raises(UserError, match='non-finite mix loss .* at iteration 2'):
         train(demo_dir, monkeypatch, 'work_dirs/nan', 4, '--resume')
     assert (out / 'iter_2.pth').read_bytes() == before

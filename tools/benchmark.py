@@ -145,9 +145,14 @@ def memory_peaks(device):
     return dict(peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB)
 
 
+def is_uda(model):
+    """Whether the model is a UDA wrapper (it declares its sub-models)."""
+    return callable(getattr(model, 'sub_models', None))
+
+
 def segmentor_of(model):
     """The student of a UDA wrapper, or the model itself."""
-    return model.model if hasattr(model, 'ema_model') else model
+    return dict((sub.name, module) for sub, module in model.sub_models())['student'] if is_uda(model) else model
 
 
 def slide_settings(segmentor, crop_size):
@@ -261,7 +266,7 @@ def main(argv=None):
     torch.manual_seed(0)
 
     model, optim_wrapper, schedulers = build(cfg, device)
-    uda = hasattr(model, 'ema_model')
+    uda = is_uda(model)
     batch_size = args.batch or cfg.train_dataloader.batch_size
     num_classes = segmentor_of(model).decode_head.num_classes
     batch = synthetic_batch(batch_size, crop, num_classes=num_classes, uda=uda, device=device)

@@ -5,10 +5,10 @@
     python tools/convert_checkpoint.py IN OUT --which all --config configs/daformer/<experiment>.py
 
 --which student (default) or teacher writes that segmentor alone ({'meta', 'state_dict': backbone.*,
-decode_head.*}), for test.sh, merge.py and load_from; --which all keeps the UDA wrapper's model.*, ema_model.*
-and imnet_model.*. MiT backbones in the original SegFormer layout are converted, MIC's separate teacher (mic.*)
-and the optimizer state are dropped. With --config the result is checked, key by key and shape by shape,
-against the model the config builds. The file is read weights-only and written atomically.
+decode_head.*}), for test.sh, merge.py and load_from; --which all keeps the UDA wrapper's model.*, ema_model.*,
+imnet_model.* and MIC's own teacher (mic.teacher.ema_model.*). MiT backbones in the original SegFormer layout are
+converted; the optimizer state and keys of no declared sub-model are dropped. With --config the result is checked,
+key by key and shape by shape, against the model the config builds. The file is read weights-only and written atomically.
 """
 import argparse
 import os.path as osp
@@ -17,15 +17,10 @@ import sys
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-
-from daseg.checkpoint import (WRAPPER_PREFIXES, check_fits, load_checkpoint_file, save_checkpoint_atomic,  # noqa: E402
-                              segmentor_state_dict)
 from daseg.cli import load_config, run_main  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
-from daseg.legacy_keys import DROPPED_PREFIXES, convert_released_state_dict  # noqa: E402
-
-_UDA_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
+from daseg.weights import (BY_NAME, SUB_MODELS, check_fits, convert_released_state_dict,  # noqa: E402
+                           load_checkpoint_file, save_checkpoint_atomic, segmentor_state_dict, unwrap_state_dict)
 
 
 def parse_args(argv=None):
@@ -37,10 +32,6 @@ def parse_args(argv=None):
     p.add_argument('--config', help='check the result against the model this config builds')
     p.add_argument('--force', action='store_true', help='overwrite an existing OUT')
     return p.parse_args(argv)
-
-
-def _listed(keys, n=5):
-    return ', '.join(keys[:n]) + (f', ... ({len(keys)} in all)' if len(keys) > n else '')
 
 
 def check_against_config(state_dict, config, which, source):
@@ -78,23 +69,24 @@ def convert(src, dst, which='student', force=False, config=None):
     if osp.exists(dst) and not force:
         raise UserError(f'{dst} exists; pass --force to overwrite it')
     ckpt = load_checkpoint_file(src)
-    state = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'), dict) else ckpt
-    if not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise UserError(f'{src} holds no state_dict of tensors; top-level keys: {_listed([str(k) for k in ckpt])}')
-    conversion = convert_released_state_dict(state)
-    dropped = [f'{prefix}* ({n} keys: {DROPPED_PREFIXES[prefix]})' for prefix, n in conversion.dropped.items()]
-    dropped += [f'{key} (training state)' for key in ckpt if state is not ckpt and key not in ('state_dict', 'meta')]
-    is_uda = any(k.startswith(_UDA_PREFIXES) for k in conversion.state_dict)
+    wrapped = isinstance(ckpt.get('state_dict'), dict)
+    conversion = convert_released_state_dict(unwrap_state_dict(ckpt, src))
+    dropped = [f'{key} (training state)' for key in ckpt if wrapped and key not in ('state_dict', 'meta')]
+    prefixes = tuple(sub.prefix for sub in SUB_MODELS)
+    is_uda = any(k.startswith(prefixes) for k in conversion.state_dict)
     if which == 'all':
-        out = conversion.state_dict
+        out = {k: v for k, v in conversion.state_dict.items() if k.startswith(prefixes) or not is_uda}
+        unknown = len(conversion.state_dict) - len(out)
+        if unknown:
+            dropped.append(f'{unknown} keys of no sub-model')
     else:
         try:
             out = segmentor_state_dict({'state_dict': conversion.state_dict}, which)
         except UserError as exc:
             raise UserError(f'{src}: {exc}') from None
         if is_uda:
-            kept = WRAPPER_PREFIXES[which]
-            for prefix in _UDA_PREFIXES:
+            kept = BY_NAME[which].prefix
+            for prefix in prefixes:
                 n = sum(k.startswith(prefix) for k in conversion.state_dict)
                 if prefix != kept and n:
                     dropped.append(f'{prefix}* ({n} keys: not the {which})')

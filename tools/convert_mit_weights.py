@@ -9,13 +9,11 @@ and writes ``{'state_dict': ...}``.
 import argparse
 import os
 import sys
-import tempfile
-
-import torch
 
 from daseg.errors import UserError
 from daseg.models.backbones.mit import ARCH_SETTINGS, MiT, detect_arch
-from daseg.models.backbones.mit_convert import load_mit_weights
+from daseg.weights import save_checkpoint_atomic
+from daseg.weights.mit_keys import load_mit_weights
 
 
 def parse_args(argv=None):
@@ -28,20 +26,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def save_atomic(obj, path):
-    """``torch.save`` to a temporary file next to ``path``, then rename it onto ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def convert(src, dst, arch=None, force=False):
     """Convert ``src`` to ``dst``; returns the MiT variant of the weights."""
     if os.path.exists(dst) and not force:
@@ -49,7 +33,8 @@ def convert(src, dst, arch=None, force=False):
     sd = load_mit_weights(src)
     arch = arch or detect_arch(sd)
     MiT(arch=arch).check_state_dict(sd, source=src)
-    save_atomic({'state_dict': sd}, dst)
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    save_checkpoint_atomic({'state_dict': sd}, dst, overwrite=force)
     return arch
 
 

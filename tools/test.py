@@ -9,6 +9,7 @@ results.csv, results.md and the comparison of the checkpoints (comparison.csv, c
 chart comparison.png) to --out.
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 import sys
@@ -17,9 +18,10 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Importing daseg also registers the project's datasets and models in mmseg's registries.
-from daseg.checkpoint import find_latest_checkpoint, load_segmentor_weights  # noqa: E402
+from daseg.weights import EVALUABLE, find_latest_checkpoint, load_segmentor_weights  # noqa: E402
 from daseg.cli import find_config, load_config, run_main, segmentor_config  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
+from daseg.locks import fresh_output_folder  # noqa: E402
 
 # Checkpoint meta entries copied into results.json.
 _META_KEYS = ('iter', 'epoch', 'seed', 'experiment_name', 'exp_name', 'time')
@@ -35,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument('--show-dir', help='write image | ground truth | prediction PNGs to DIR/<target>/')
     p.add_argument('--out', help='folder for results.json/.csv/.md (default: <work dir or checkpoint folder>/'
                                  'eval_<timestamp>)')
-    p.add_argument('--eval-model', '--which', dest='which', choices=['student', 'teacher'], default='student',
+    p.add_argument('--eval-model', '--which', dest='which', choices=list(EVALUABLE), default='student',
                    help='sub-model of a UDA checkpoint to evaluate')
     p.add_argument('--hrda-out', choices=['fused', 'lr', 'hr', 'att'],
                    help='HRDA models: evaluate the fused prediction (default), the context (lr) or detail (hr) '
@@ -45,11 +47,6 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override existing config entries, e.g. eval_targets.cityscapes.data_root=/data/cs')
     return p.parse_args(argv)
-
-
-def _require_fresh_folder(path, option):
-    if osp.exists(path) and (not osp.isdir(path) or os.listdir(path)):
-        raise UserError(f'{option} {path} already exists and is not an empty folder; choose another one')
 
 
 def resolve_checkpoints(args, work_dir):
@@ -177,23 +174,22 @@ def main(argv=None):
     checkpoints = resolve_checkpoints(args, work_dir)
     if args.workers < 0:
         raise UserError(f'--workers must be 0 or more, got {args.workers}')
-    if args.out:
-        _require_fresh_folder(args.out, '--out')
-    if args.show_dir:
-        _require_fresh_folder(args.show_dir, '--show-dir')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda' and not torch.cuda.is_available():
         raise UserError('--device cuda: no CUDA device is available')
     cfg = load_config(args.config, args.cfg_options)
-
-    results = evaluate(args, cfg, checkpoints, torch.device(device))
-
-    from daseg.evaluation import format_console, write_reports
-    print(format_console(results))
     out_dir = args.out or default_out_dir(work_dir or osp.dirname(osp.abspath(checkpoints[0])))
-    _require_fresh_folder(out_dir, '--out')
-    os.makedirs(out_dir, exist_ok=True)
-    paths = write_reports(results, out_dir)
+    # The output folders are claimed before the evaluation: a folder that cannot be written, or one that
+    # another evaluation writes to, stops here instead of after the whole evaluation.
+    with contextlib.ExitStack() as claimed:
+        claimed.enter_context(fresh_output_folder(out_dir, '--out', 'test.sh'))
+        if args.show_dir:
+            claimed.enter_context(fresh_output_folder(args.show_dir, '--show-dir', 'test.sh'))
+        results = evaluate(args, cfg, checkpoints, torch.device(device))
+
+        from daseg.evaluation import format_console, write_reports
+        print(format_console(results))
+        paths = write_reports(results, out_dir)
     print(f'results written to {out_dir}: ' + ', '.join(osp.basename(p) for p in paths))
     return results, out_dir
 

@@ -3,8 +3,8 @@
 # inside HRDA: the crop at half resolution as context, a random 64x64 detail crop at full resolution, a
 # class-wise scale attention, detail loss 0.1; inference with 64x64 detail windows (stride 32) inside 128x128
 # fused windows (stride 64), the ratios of the full-size HRDA.
-# With --cfg-options load_from=<source-only checkpoint> the backbone starts from the source-only demo model;
-# the HRDA heads (decode_head.head.*, decode_head.scale_attention.*) start fresh.
+# With --cfg-options load_from=<source-only checkpoint> --load-part model.backbone. the backbone starts from the
+# source-only demo model; the HRDA heads (decode_head.head.*, decode_head.scale_attention.*) start fresh.
 _base_ = ['./gta2cityscapes_dacs.py']
 model = dict(model=dict(
     type='HRDAEncoderDecoder',

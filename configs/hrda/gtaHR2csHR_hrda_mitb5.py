@@ -13,5 +13,4 @@ _base_ = [
     '../_base_/schedules/adamw_poly10warm_40k.py',
 ]
 randomness = dict(seed=1)
-# HRDA masks these margins of the full Cityscapes image out of the pseudo-labels (see DACS.crop_pseudo_margins).
-model = dict(crop_pseudo_margins=[30, 240, 30, 30], model=dict(data_preprocessor=dict(size=(1024, 1024))))
+model = dict(model=dict(data_preprocessor=dict(size=(1024, 1024))))

@@ -10,5 +10,4 @@ _base_ = [
     '../_base_/schedules/adamw_poly10warm_40k.py',
 ]
 randomness = dict(seed=1, deterministic=True)
-model = dict(alpha=0.0, crop_pseudo_margins=[30, 240, 30, 30],
-             model=dict(data_preprocessor=dict(size=(1024, 1024))))
+model = dict(alpha=0.0, model=dict(data_preprocessor=dict(size=(1024, 1024))))

@@ -11,5 +11,4 @@ _base_ = [
 randomness = dict(seed=1, deterministic=True)
 model = dict(
     alpha=0.0,
-    crop_pseudo_margins=[30, 240, 30, 30],
     model=dict(data_preprocessor=dict(size=(1024, 1024)), test_cfg=dict(crop_size=[512, 512], stride=[512, 512])))

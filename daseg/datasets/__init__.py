@@ -5,9 +5,11 @@ from .dark_zurich import CheckedDarkZurichDataset
 from .gta import GTADataset
 from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
+from .pseudo_margins import PackUDATargetInputs, PseudoMarginMask
 from .synthia import SynthiaDataset
 from .samplers import PositionSampler
 from .uda_dataset import UDADataset
 
 __all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GTADataset', 'IDDDataset',
-           'LoadAnnotationsChecked', 'LoadImageChecked', 'SynthiaDataset', 'PositionSampler', 'UDADataset']
+           'LoadAnnotationsChecked', 'LoadImageChecked', 'PackUDATargetInputs', 'PseudoMarginMask', 'SynthiaDataset',
+           'PositionSampler', 'UDADataset']

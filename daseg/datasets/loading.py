@@ -2,7 +2,8 @@
 
 mmcv reports a corrupt file as an `AssertionError`, a cv2 assertion or a PIL error, and mmseg's label loader
 as `'NoneType' object has no attribute 'squeeze'`, none of which names the file; these subclasses raise a
-`UserError` instead and otherwise behave exactly like their bases (same arguments).
+`UserError` instead and otherwise behave exactly like their bases (same arguments). A label whose size differs
+from its image's is refused too, naming both files.
 """
 import cv2
 from mmcv.transforms import LoadImageFromFile
@@ -45,3 +46,9 @@ class LoadAnnotationsChecked(LoadAnnotations):
             super()._load_seg_map(results)
         except _LABEL_DECODE_ERRORS as err:
             raise _user_error(results['seg_map_path'], err) from None
+        # A label of another size than its image would fail later when the batch is stacked, naming no file.
+        label_shape, img_shape = results['gt_seg_map'].shape[:2], results.get('ori_shape')
+        if img_shape is not None and tuple(label_shape) != tuple(img_shape[:2]):
+            raise UserError(f"label '{results['seg_map_path']}' is {label_shape[1]}x{label_shape[0]} pixels, its "
+                            f"image '{results.get('img_path')}' {img_shape[1]}x{img_shape[0]}; expected equal "
+                            'sizes')

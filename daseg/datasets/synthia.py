@@ -8,7 +8,7 @@ from .metainfo import CITYSCAPES_METAINFO
 
 @DATASETS.register_module()
 class SynthiaDataset(CheckedDatasetMixin, BaseSegDataset):
-    """SYNTHIA in the 19 Cityscapes classes (terrain, truck and train never occur; see `SYNTHIA_16`).
+    """SYNTHIA in the 19 Cityscapes classes (terrain, truck and train are rare or absent; see `SYNTHIA_16`).
 
     Args:
         img_suffix (str): Image file ending. Defaults to '.png'.

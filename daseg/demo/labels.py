@@ -5,6 +5,7 @@ here: trainIds and SYNTHIA ids are derived from it with lookup tables.
 """
 import numpy as np
 
+from ..classes import SYNTHIA_16
 from ..label_maps import CITYSCAPES_ID_TO_TRAINID, SYNTHIA_ID_TO_TRAINID, to_lut
 
 # Cityscapes labelIds by name (only those the scenes draw).
@@ -27,8 +28,9 @@ LABEL_COLORS = np.array([
 TRAINID_LUT = to_lut(CITYSCAPES_ID_TO_TRAINID)
 
 # labelId -> SYNTHIA id: the inverse of the SYNTHIA table composed with the Cityscapes one; every
-# labelId without a Synthia class becomes 0 (void).
-_TRAINID_TO_SYNTHIA = {t: s for s, t in SYNTHIA_ID_TO_TRAINID.items()}
+# labelId without a Synthia class becomes 0 (void), and so do terrain, truck and train, which the demo's
+# Synthia-like domain lacks as the real one nearly does.
+_TRAINID_TO_SYNTHIA = {t: s for s, t in SYNTHIA_ID_TO_TRAINID.items() if t in SYNTHIA_16}
 SYNTHIA_LUT = np.zeros(256, dtype=np.uint16)
 for _label_id, _train_id in CITYSCAPES_ID_TO_TRAINID.items():
     SYNTHIA_LUT[_label_id] = _TRAINID_TO_SYNTHIA.get(_train_id, 0)

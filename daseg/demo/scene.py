@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import objects, street
+from . import furniture, objects, street
 from .canvas import Camera, Canvas
 from .labels import (BICYCLE, BUS, CAR, EGO_VEHICLE, MOTORCYCLE, OUT_OF_ROI, PERSON, RIDER, SIDEWALK,
                      SKY, TERRAIN, TRAIN, TRUCK)
@@ -82,7 +82,7 @@ def draw_scene(layout, width, height, rng):
     street.draw_skyline(cv, rng)
     # Everything standing on the ground is painted far to near so that nearer shapes occlude.
     drawables = street.side_structures(cv, layout, street_plan, rng)
-    drawables += street.street_furniture(cv, layout, street_plan, rng)
+    drawables += furniture.street_furniture(cv, layout, street_plan, rng)
     drawables += objects.traffic(cv, layout, street_plan, rng)
     for _, draw in sorted(drawables, key=lambda d: -d[0]):
         draw()

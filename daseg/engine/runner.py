@@ -1,20 +1,24 @@
-"""mmengine's Runner with the guarantees the project needs: checkpoints are written atomically and read
-with ``weights_only=True`` (a checkpoint never runs code); UDA wrappers train on several GPUs through
-:class:`~daseg.engine.uda_parallel.UDADistributedWrapper`; log variables reach the host in batches
-(:class:`~daseg.engine.hooks.DeferredRuntimeInfoHook`); optimiser parameter groups with equal settings are merged
-(:mod:`daseg.engine.param_groups`); the config's ``speed`` options are applied; and the ``deterministic`` option
-works on a GPU."""
+"""mmengine's Runner with the guarantees the project needs: checkpoints are written atomically (flushed,
+renamed, the old one removed only afterwards: :class:`~daseg.engine.hooks.SafeCheckpointHook`) and read with
+``weights_only=True`` (a checkpoint never runs code); ``load_from`` is strict (:mod:`daseg.weights.fit`); UDA
+wrappers train on several GPUs through :class:`~daseg.engine.uda_parallel.UDADistributedWrapper`; log variables
+reach the host in batches (:class:`~daseg.engine.hooks.DeferredRuntimeInfoHook`); optimiser parameter groups with
+equal settings are merged (:mod:`daseg.engine.param_groups`); the config's ``speed`` options are applied; and the
+``deterministic`` option works on a GPU."""
 import os
 import os.path as osp
 
 import torch
 from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
 from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from ..checkpoint import convert_legacy_keys, load_checkpoint_file
+from ..atomic import fsync_folder, write_error
 from ..errors import UserError
+from ..weights import convert_legacy_keys, load_checkpoint_file
+from ..weights.fit import fit_checkpoint
+from ..weights.keys import listed
 from .param_groups import with_merged_groups
 from .speed import apply_speed_options
 from .uda_parallel import UDADistributedWrapper
@@ -47,6 +51,10 @@ class DasegRunner(Runner):
     def register_default_hooks(self, hooks=None) -> None:
         hooks = dict(hooks or {})
         hooks.setdefault('runtime_info', dict(type='DeferredRuntimeInfoHook'))
+        # mmengine's CheckpointHook deletes the old checkpoint before writing the new one; see SafeCheckpointHook.
+        checkpoint = hooks.get('checkpoint', dict(type='CheckpointHook', interval=1))
+        if isinstance(checkpoint, dict) and checkpoint.get('type') in ('CheckpointHook', CheckpointHook):
+            hooks['checkpoint'] = {**checkpoint, 'type': 'SafeCheckpointHook'}
         super().register_default_hooks(hooks)
 
     def build_optim_wrapper(self, optim_wrapper):
@@ -71,37 +79,53 @@ class DasegRunner(Runner):
         return super().wrap_model(model_wrapper_cfg, model)
 
     def save_checkpoint(self, out_dir, filename, *args, **kwargs):
-        # Write under a hidden temporary name first: an interrupted save never leaves a truncated
-        # ``iter_N.pth`` that a later ``--resume`` or test.sh would pick up.
-        tmp = f'.{filename}.part'
-        super().save_checkpoint(out_dir, tmp, *args, **kwargs)
-        if is_main_process():  # the only process that writes
-            os.replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+        # Written under a hidden temporary name, flushed to disk, then renamed: an interrupted save never
+        # leaves a truncated ``iter_N.pth`` that a later ``--resume`` or test.sh would pick up, and a failed one
+        # (disk full) leaves nothing behind.
+        tmp, path = osp.join(out_dir, f'.{filename}.part'), osp.join(out_dir, filename)
+        try:
+            super().save_checkpoint(out_dir, osp.basename(tmp), *args, **kwargs)
+            if is_main_process():  # the only process that writes
+                with open(tmp, 'rb') as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+                fsync_folder(out_dir)
+        except BaseException as exc:
+            if is_main_process() and osp.lexists(tmp):
+                os.remove(tmp)
+            if isinstance(exc, OSError):
+                raise write_error(path, exc) from None
+            raise
+
+    def resume(self, filename, *args, **kwargs):
+        # A resumed run continues its own model: load_from_part does not apply.
+        self._resuming = True
+        try:
+            return super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module\.', '')]):  # noqa: B006 (mmengine's signature)
+        """Load ``filename`` strictly (see :func:`daseg.weights.fit.fit_checkpoint`); ``strict`` and
+        ``revise_keys`` are mmengine's and ignored: nothing that does not fit is loaded silently."""
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if hasattr(self.model, 'module') else self.model
+        state = checkpoint['state_dict'] if isinstance(checkpoint.get('state_dict'), dict) else checkpoint
+        if not state or not all(torch.is_tensor(v) for v in state.values()):
+            raise UserError(f'{filename} holds no state_dict of tensors; top-level keys: {listed(checkpoint, 5)}')
         # Released DAFormer/HRDA/MIC checkpoints (mmseg 0.x key names) load like this project's own.
-        state = checkpoint.get('state_dict', checkpoint)
-        checkpoint = dict(checkpoint) if 'state_dict' in checkpoint else {}
-        checkpoint['state_dict'] = convert_legacy_keys(state)
-        _segmentor_into_uda_wrapper(model, checkpoint)
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        part = None if getattr(self, '_resuming', False) else self.cfg.get('load_from_part')
+        fit = fit_checkpoint(model, convert_legacy_keys(state), filename, part=part)
+        for note in fit.notes:
+            self.logger.info(note)
+        model.load_state_dict(fit.state_dict, strict=False)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
 
-def _segmentor_into_uda_wrapper(model, checkpoint: dict) -> None:
-    """``load_from`` a plain segmentor checkpoint (e.g. a source-only run) into a UDA wrapper: its weights
-    become the student's (the teacher starts as a copy of the student at iteration 0)."""
-    state = checkpoint.get('state_dict', checkpoint)
-    if hasattr(model, 'ema_model') and not any(k.startswith('model.') for k in state):
-        checkpoint['state_dict'] = {f'model.{k}': v for k, v in state.items()}
-
-
 def _is_uda_wrapper(model) -> bool:
-    """Whether the model is a self-training wrapper with its own multi-pass ``train_step`` (student + teacher)."""
-    return hasattr(model, 'ema_model') and callable(getattr(model, 'train_step', None))
+    """Whether the model is a self-training wrapper (it declares its sub-models) with its own ``train_step``."""
+    return callable(getattr(model, 'sub_models', None)) and callable(getattr(model, 'train_step', None))

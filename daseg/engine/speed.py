@@ -24,9 +24,6 @@ import torch
 from ..errors import UserError
 from .amp import with_amp
 
-SEGMENTOR_NAMES = ('model', 'ema_model', 'imnet_model')
-
-
 def configure_speed(cfg, amp: str = 'none', channels_last: bool = False, compile=False,
                     checkpoint_blocks: bool = False, tf32: bool = False):
     """Write the speed options into an experiment config (in place).
@@ -98,6 +95,6 @@ def apply_speed_options(model: torch.nn.Module, channels_last: bool = False, com
 
 def _segmentors(model):
     """The segmentors inside a UDA wrapper, or the model itself."""
-    inside = [getattr(model, name) for name in SEGMENTOR_NAMES if isinstance(getattr(model, name, None),
-                                                                               torch.nn.Module)]
-    return inside or [model]
+    if callable(getattr(model, 'sub_models', None)):
+        return [module for _, module in model.sub_models()]
+    return [model]

@@ -2,7 +2,7 @@
 import torch
 
 
-def _accumulator_dtype(dtype):
+def accumulator_dtype(dtype):
     # Half-precision inputs are summed in float32; float32 sums of N <= a few dozen models are exact to
     # float rounding, which is what merging can promise anyway.
     return torch.float64 if dtype == torch.float64 else torch.float32
@@ -28,7 +28,7 @@ class WeightedSum:
             if key not in self.sums:
                 self.dtypes[key] = tensor.dtype
                 if tensor.is_floating_point():
-                    self.sums[key] = tensor.to(_accumulator_dtype(tensor.dtype)) * weight
+                    self.sums[key] = tensor.to(accumulator_dtype(tensor.dtype)) * weight
                 else:
                     self.sums[key] = tensor.clone()
             elif tensor.is_floating_point():

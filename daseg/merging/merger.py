@@ -1,23 +1,28 @@
 """Merging N per-target checkpoints into one model (or one model per input head), without data.
 
-Two passes over the inputs: the first checks them all (readable, same architecture, valid options) before any
-work; the second reads one input at a time into running sums, so memory holds about two models whatever N is.
+A first pass checks every input (readable, same architecture, valid options, a usable base) before any work;
+TIES then reads each input once more for its trim threshold; the merge pass reads one input at a time into
+running sums, so memory holds a few models whatever N is.
 """
 import math
 import os.path as osp
 import time
 from importlib import metadata
 
-from ..checkpoint import save_checkpoint_atomic
 from ..errors import UserError
-from .average import WeightedSum
+from ..weights import BY_NAME, EVALUABLE, SUB_MODELS, save_checkpoint_atomic
 from .buffers import BUFFER_MODES, BatchNormMerger, batchnorm_keys, batchnorm_prefixes
-from .inputs import check_same_architecture, layout, load_input, sha256_of
+from .inputs import check_distinct, check_same_architecture, layout, load_input, sha256_of, state_digest
+from .outputs import check_outputs, output_paths
 from .rebasin import permute, resnet_permutation_spec, weight_matching
+from .rules import IMAGENET_BASE, PARAM_MODES, TASK_VECTOR_MODES, accumulator, check_rule
+from .task_vectors import trim_threshold
 
-PARAM_MODES = ('linear', 'rebasin')
-# --which: the sub-models that are merged; the others are copied from the first input.
-MERGED_SUB_MODELS = {'student': ('model',), 'teacher': ('ema_model',), 'all': ('model', 'ema_model', 'imnet_model')}
+__all__ = ['MERGED_SUB_MODELS', 'PARAM_MODES', 'Progress', 'check_weights', 'merge_checkpoints']
+# --which: the sub-models merged (attribute paths of daseg.weights.SUB_MODELS); the others come from input 1.
+MERGED_SUB_MODELS = {'student': (BY_NAME['student'].attr,), 'teacher': (BY_NAME['teacher'].attr,),
+                     'all': tuple(sub.attr for sub in SUB_MODELS)}
+_IMAGENET_ATTR = BY_NAME['imagenet'].attr
 _VERSIONED = ('daseg', 'torch', 'onedl-mmengine', 'onedl-mmsegmentation', 'scipy')
 
 
@@ -34,14 +39,6 @@ def check_weights(weights, n):
     return [float(w) for w in weights]
 
 
-def output_paths(out, n, sep_heads):
-    """``out``, or with separate heads ``<out stem>_head<k>.pth`` for k = 1..N."""
-    if not sep_heads:
-        return [out]
-    stem, ext = osp.splitext(out)
-    return [f'{stem}_head{k}{ext or ".pth"}' for k in range(1, n + 1)]
-
-
 def _versions():
     found = {}
     for name in _VERSIONED:
@@ -52,8 +49,8 @@ def _versions():
     return found
 
 
-class _Progress:
-    """One line per input with the elapsed time and an ETA."""
+class Progress:
+    """One line per step with the elapsed time and an ETA."""
 
     def __init__(self, title, total, log):
         self.title, self.total, self.log, self.start = title, total, log, time.perf_counter()
@@ -64,13 +61,24 @@ class _Progress:
         self.log(f'{self.title} [{done}/{self.total}] {text}  elapsed {elapsed:.1f} s, ETA {eta:.1f} s')
 
 
-def _check_inputs(paths, which, params, log):
+def _check_inputs(paths, which, params, base, allow_duplicates, log):
     """First pass: hashes, sub-models and architectures of every input; returns (records, plan)."""
-    records, layouts, kinds = [], [], []
-    progress = _Progress('checking', len(paths), log)
+    records, layouts, kinds, imagenet = [], [], [], []
+    progress = Progress('checking', len(paths), log)
     for k, path in enumerate(paths):
         sha = sha256_of(path) if osp.isfile(path) else None
         groups, is_uda = load_input(path)
+        if not allow_duplicates:
+            check_distinct(paths[:k + 1], [r['sha256'] for r in records] + [sha])
+        if base == IMAGENET_BASE:
+            if _IMAGENET_ATTR not in groups:
+                raise UserError(f'--base {IMAGENET_BASE}: {path} holds no ImageNet model ({_IMAGENET_ATTR}.*, '
+                                'kept when trained with the ImageNet feature distance); pass --base CHECKPOINT, '
+                                'the checkpoint the inputs were trained from')
+            imagenet.append(state_digest(groups[_IMAGENET_ATTR]))
+            if imagenet[-1] != imagenet[0]:
+                raise UserError(f'--base {IMAGENET_BASE}: the ImageNet model of {path} differs from that of '
+                                f'{paths[0]}; the inputs do not share one initialisation')
         layouts.append(layout(groups))
         kinds.append(is_uda)
         records.append({'path': osp.abspath(path), 'sha256': sha, 'uda': is_uda})
@@ -90,24 +98,74 @@ def _check_inputs(paths, which, params, log):
         check_same_architecture(paths[0], layouts[0], path, other, merged)
     spec = resnet_permutation_spec(layouts[0]['model']) if params == 'rebasin' else None
     plan = {'uda': uda, 'merged': merged, 'copied': [n for n in kept if n not in merged], 'spec': spec,
-            'keys': {name: list(layouts[0][name]) for name in kept}}
+            'keys': {name: list(layouts[0][name]) for name in kept}, 'layout': layouts[0]}
     return records, plan
 
 
+def _load_base(base, paths, plan):
+    """theta_base for every merged sub-model and what the meta records about it."""
+    if base == IMAGENET_BASE:
+        state = load_input(paths[0])[0][_IMAGENET_ATTR]
+        record = {'imagenet_model_of_inputs': True, 'state_sha256': state_digest(state)}
+    else:
+        if not osp.isfile(base):
+            raise UserError(f'--base: checkpoint not found: {base}')
+        state = load_input(base)[0].get('model')
+        if state is None:
+            raise UserError(f'--base {base} holds no student weights (model.*)')
+        record = {'path': osp.abspath(base), 'sha256': sha256_of(base)}
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    check_same_architecture(paths[0], plan['layout'], f'--base {base}', {n: shapes for n in plan['merged']},
+                            plan['merged'])
+    return state, record
+
+
+def _param_keys(plan, name):
+    bn_keys = batchnorm_keys(plan['keys'][name])
+    return [k for k in plan['keys'][name] if k not in bn_keys]
+
+
+def _trim_thresholds(paths, plan, base_state, density, log):
+    """TIES: per input and merged sub-model, the magnitude its task vector is trimmed at."""
+    thresholds = {name: [] for name in plan['merged']}
+    progress = Progress('trimming', len(paths), log)
+    for k, path in enumerate(paths):
+        groups, _ = load_input(path)
+        for name in plan['merged']:
+            keys = [key for key in _param_keys(plan, name) if groups[name][key].is_floating_point()]
+            vector = (groups[name][key].float() - base_state[key].float() for key in keys)
+            thresholds[name].append(trim_threshold(vector, density))
+        del groups
+        progress.step(k + 1, f'{path}: |tau| >= ' + ', '.join(f'{t[-1]:.3g}' for t in thresholds.values()))
+    return thresholds
+
+
 def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussian', which='student',
-                      sep_heads=False, force=False, log=print):
+                      sep_heads=False, force=False, base=None, scaling=None, density=None, drop=None, seed=None,
+                      recalibrate_bn=None, recalibrate_images=None, config=None, allow_duplicates=True,
+                      log=print):
     """Merge checkpoints and write the result atomically.
 
     Args:
         paths (list[str]): N >= 2 checkpoints of one architecture (this project's or released mmseg 0.x ones).
         out (str): output file (with ``sep_heads``: the stem of the N output files).
-        weights (list[float] | None): merge weights, default 1/N each.
-        params (str): ``'linear'`` (weighted average) or ``'rebasin'`` (ResNet: align each input to the running
-            average by weight matching, then average).
+        weights (list[float] | None): merge weights of the averaging rules, default 1/N each.
+        params (str): ``'linear'`` (weighted average), ``'rebasin'`` (ResNet: align each input to the running
+            average by weight matching, then average), or a task-vector rule (``'task-arithmetic'``,
+            ``'ties'``, ``'dare'``, see :mod:`daseg.merging.task_vectors`).
         buffers (str): BatchNorm statistics rule, one of :data:`daseg.merging.buffers.BUFFER_MODES`.
         which (str): sub-models merged (``'student'``, ``'teacher'``, ``'all'``); others come from input 1.
         sep_heads (bool): write one model per input: merged weights with that input's own decode head.
         force (bool): replace existing output files.
+        base (str | None): task-vector rules: the checkpoint the inputs were trained from (its student), or
+            ``'imagenet'``: the ImageNet model inside every input, which must be identical in all.
+        scaling, density, drop, seed: the rule's lambda, TIES's kept share, DARE's drop probability and
+            seed (None: the defaults of :data:`daseg.merging.rules.DEFAULTS`).
+        recalibrate_bn (list[str] | None): folders of unlabelled images to re-estimate the BatchNorm
+            statistics of the merged student and teacher on (uses data; recorded in the meta).
+        recalibrate_images (int | None): at most this many images of each folder.
+        config (str | None): config building the model and its test preprocessing, for ``recalibrate_bn``.
+        allow_duplicates (bool): accept an input given twice (same file or same content).
         log (callable): receives progress lines.
 
     Returns:
@@ -115,46 +173,76 @@ def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussi
     """
     if len(paths) < 2:
         raise UserError(f'merging needs at least 2 checkpoints, got {len(paths)}')
-    for option, value, choices in (('--params', params, PARAM_MODES), ('--buffers', buffers, BUFFER_MODES),
+    for option, value, choices in (('--buffers', buffers, BUFFER_MODES),
                                    ('--which', which, tuple(MERGED_SUB_MODELS))):
         if value not in choices:
             raise UserError(f'{option} must be one of {", ".join(choices)}, got {value!r}')
+    options = check_rule(params, weights, base, scaling, density, drop, seed)
     weights = check_weights(weights, len(paths))
+    if not allow_duplicates:
+        check_distinct(paths)
+    if recalibrate_bn and not config:
+        raise UserError('--recalibrate-bn needs --config: the config that builds the model and its test '
+                        'preprocessing')
+    if not recalibrate_bn and (config or recalibrate_images is not None):
+        raise UserError(f'{"--config" if config else "--recalibrate-images"} applies to --recalibrate-bn only')
+    if recalibrate_images is not None and recalibrate_images < 1:
+        raise UserError(f'--recalibrate-images must be 1 or more, got {recalibrate_images}')
     outputs = output_paths(out, len(paths), sep_heads)
-    for path in outputs:
-        if osp.exists(path) and not force:
-            raise UserError(f'{path} exists; pass --force to replace it')
-        if not osp.isdir(osp.dirname(osp.abspath(path))):
-            raise UserError(f'output folder does not exist: {osp.dirname(osp.abspath(path))}')
-
-    records, plan = _check_inputs(paths, which, params, log)
-    merged_sd, heads = _merge_pass(paths, weights, params, buffers, plan, sep_heads, log)
-
+    check_outputs(outputs, force)
+    recalibrate = None
+    if recalibrate_bn:
+        from ..cli import load_config
+        from .recalibrate import Recalibrator
+        recalibrate = Recalibrator(load_config(config), recalibrate_bn, recalibrate_images)
+    records, plan = _check_inputs(paths, which, params, base, allow_duplicates, log)
+    base_state, base_record = _load_base(base, paths, plan) if params in TASK_VECTOR_MODES else (None, None)
+    thresholds = None
+    if params == 'ties':
+        thresholds = _trim_thresholds(paths, plan, base_state, options['density'], log)
+    merged_sd, heads = _merge_pass(paths, weights, params, buffers, plan, sep_heads, log,
+                                   options=options, base=base_state, thresholds=thresholds)
     meta = {'merge': {'inputs': records, 'weights': weights, 'params': params, 'buffers': buffers,
-                      'merged': plan['merged'], 'copied_from_first_input': plan['copied']},
+                      'merged': plan['merged'], 'copied_from_first_input': plan['copied'],
+                      'data_used': recalibrate.record() if recalibrate else None},
             'versions': _versions(), 'time': time.strftime('%Y-%m-%d %H:%M:%S')}
+    if params in TASK_VECTOR_MODES:
+        meta['merge'].update(base=base_record, options=options)
     for k, path in enumerate(outputs):
         state = dict(merged_sd)
         if sep_heads:
             state.update(heads[k])
             meta['merge']['decode_head_of_input'] = k + 1
+        if recalibrate:
+            state.update(_recalibrated(recalibrate, state, plan, log))
         save_checkpoint_atomic({'state_dict': state, 'meta': meta}, path, overwrite=force)
-        log(f'wrote {path}')
+        log(f'wrote {path}' + (' (BatchNorm statistics from target images)' if recalibrate else ''))
     return outputs
 
 
-def _merge_pass(paths, weights, params, buffers, plan, sep_heads, log):
+def _recalibrated(recalibrate, state, plan, log):
+    """The re-estimated BatchNorm statistics of the merged student and teacher, under their state keys."""
+    found = {}
+    for name in plan['merged']:
+        if name not in (BY_NAME[n].attr for n in EVALUABLE):
+            continue
+        prefix = f'{name}.' if plan['uda'] else ''
+        own = {key[len(prefix):]: t for key, t in state.items() if key.startswith(prefix)}
+        found.update({prefix + key: t for key, t in recalibrate(own, name, log).items()})
+    return found
+
+
+def _merge_pass(paths, weights, params, buffers, plan, sep_heads, log, options=None, base=None, thresholds=None):
     """Second pass: running sums over the inputs; returns the flat output state dict and per-input heads."""
     merged, spec = plan['merged'], plan['spec']
     sums, stats = {}, {}
     for name in merged:
-        keys = plan['keys'][name]
-        bn_keys = batchnorm_keys(keys)
-        sums[name] = WeightedSum(k for k in keys if k not in bn_keys)
-        stats[name] = BatchNormMerger(buffers, batchnorm_prefixes(keys), label=name)
+        sums[name] = accumulator(params, _param_keys(plan, name), options, base=base,
+                                 thresholds=thresholds and thresholds[name], label=name)
+        stats[name] = BatchNormMerger(buffers, batchnorm_prefixes(plan['keys'][name]), label=name)
     copied, heads = {}, [{} for _ in paths]
     prefix = (lambda name: f'{name}.') if plan['uda'] else (lambda name: '')
-    progress = _Progress('merging', len(paths), log)
+    progress = Progress('merging', len(paths), log)
     for k, path in enumerate(paths):
         groups, _ = load_input(path)
         note = ''
@@ -165,7 +253,8 @@ def _merge_pass(paths, weights, params, buffers, plan, sep_heads, log):
                 sd = permute(spec, perms, sd)
                 moved = sum(int((p != p.sort().values).sum()) for p in perms.values())
                 note += f' {name}: aligned in {passes} passes, {moved} channels moved;'
-            sums[name].add(sd, weights[k])
+            # The averaging rules weight each input; the task-vector rules need its position (DARE's seed).
+            sums[name].add(sd, k if params in TASK_VECTOR_MODES else weights[k])
             try:
                 stats[name].add(sd, weights[k])
             except ValueError as exc:

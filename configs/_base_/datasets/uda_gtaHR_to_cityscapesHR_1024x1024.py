@@ -12,10 +12,12 @@ gta_train_pipeline = [
 ]
 target_train_pipeline = [
     dict(type='LoadImageChecked'),
+    # HRDA's pseudo-label margins of the full image (top, bottom, left, right), cropped with it.
+    dict(type='PseudoMarginMask', margins=[30, 240, 30, 30]),
     dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
+    dict(type='PackUDATargetInputs'),
 ]
 target_test_pipeline = [
     dict(type='LoadImageChecked'),

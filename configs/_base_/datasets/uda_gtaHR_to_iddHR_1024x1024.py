@@ -3,10 +3,12 @@
 _base_ = ['./uda_gtaHR_to_cityscapesHR_1024x1024.py']
 target_train_pipeline = [
     dict(type='LoadImageChecked'),
+    # HRDA's pseudo-label margins of the full image (top, bottom, left, right), cropped with it.
+    dict(type='PseudoMarginMask', margins=[30, 240, 30, 30]),
     dict(type='Resize', scale=(1920, 1080), keep_ratio=True),
     dict(type='RandomCrop', crop_size=(1024, 1024)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
+    dict(type='PackUDATargetInputs'),
 ]
 target_test_pipeline = [
     dict(type='LoadImageChecked'),

@@ -6,10 +6,11 @@ import os
 import os.path as osp
 
 from ...errors import UserError
-from ...label_maps import CITYSCAPES_ID_TO_TRAINID
+from ...locks import folder_lock
+from ...label_maps import CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS
 from ..checked import list_stems
 from .class_stats import write_class_stats
-from .cli import converter_parser, require_dir, run_cli
+from .cli import add_strict_option, converter_parser, require_dir, run_cli
 from .label_io import read_id_png
 from .relabel import RelabelTask, run_relabel
 
@@ -17,12 +18,13 @@ LABEL_ID_SUFFIX = '_gtFine_labelIds.png'
 TRAIN_ID_SUFFIX = '_gtFine_labelTrainIds.png'
 
 
-def convert_cityscapes(root, nproc=1):
+def convert_cityscapes(root, nproc=1, strict=False):
     """Convert the labels of every split and write the statistics of gtFine/train.
 
     Args:
         root (str): Cityscapes root, with gtFine/<split>/<city>/.
         nproc (int): Worker processes.
+        strict (bool): Stop at a label value that is no Cityscapes labelId instead of reporting it.
 
     Returns:
         list[str]: Statistics files written at root; none without a gtFine/train split.
@@ -36,20 +38,23 @@ def convert_cityscapes(root, nproc=1):
         for stem in list_stems(osp.join(gt_dir, split), LABEL_ID_SUFFIX):
             src = osp.join(gt_dir, split, stem + LABEL_ID_SUFFIX)
             file = f'gtFine/{split}/{stem}{TRAIN_ID_SUFFIX}'.replace(os.sep, '/')
-            tasks.append(RelabelTask(src, osp.join(root, file), file, read_id_png, CITYSCAPES_ID_TO_TRAINID))
+            tasks.append(RelabelTask(src, osp.join(root, file), file, read_id_png, CITYSCAPES_ID_TO_TRAINID,
+                                     CITYSCAPES_LABEL_IDS, strict))
     if not tasks:
         raise UserError(f"no labels under '{gt_dir}'; expected {expected}")
-    entries = [e for e in run_relabel(tasks, nproc) if e['file'].startswith('gtFine/train/')]
-    if not entries:
-        print(f"no labels in '{gt_dir}/train': statistics not written")
-        return []
-    return write_class_stats(root, entries)
+    with folder_lock(root, 'a dataset conversion'):
+        entries = [e for e in run_relabel(tasks, nproc) if e['file'].startswith('gtFine/train/')]
+        if not entries:
+            print(f"no labels in '{gt_dir}/train': statistics not written")
+            return []
+        return write_class_stats(root, entries)
 
 
 def main(argv=None):
-    """Command line: `cityscapes.py DATA_ROOT [--nproc N]`; returns the exit status."""
+    """Command line: `cityscapes.py DATA_ROOT [--nproc N] [--strict]`; returns the exit status."""
     parser = converter_parser('Convert Cityscapes labelIds to trainIds (*_gtFine_labelTrainIds.png) and write '
                               'rare-class-sampling statistics of gtFine/train at DATA_ROOT.')
     parser.add_argument('data_root', help='Cityscapes root containing leftImg8bit/ and gtFine/')
+    add_strict_option(parser)
     args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_cityscapes(a.data_root, a.nproc), args)
+    return run_cli(lambda a: convert_cityscapes(a.data_root, a.nproc, a.strict), args)

@@ -19,6 +19,12 @@ def converter_parser(description):
     return parser
 
 
+def add_strict_option(parser):
+    """Add `--strict`: a label value without a trainId mapping stops the conversion (else it is reported)."""
+    parser.add_argument('--strict', action='store_true',
+                        help='stop at a label value without a trainId mapping (default: report it, map it to 255)')
+
+
 def require_dir(path, what, expected):
     """Raise `UserError` unless `path` is a folder.
 

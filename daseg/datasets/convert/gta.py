@@ -1,13 +1,13 @@
 """GTA5 converter: labels/<n>.png (palette PNGs whose indices are Cityscapes labelIds) -> trainIds."""
 import os.path as osp
 
-from ...label_maps import CITYSCAPES_ID_TO_TRAINID
-from .cli import converter_parser, require_dir, run_cli
+from ...label_maps import CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS
+from .cli import add_strict_option, converter_parser, require_dir, run_cli
 from .label_io import read_id_png
 from .relabel import convert_label_folder
 
 
-def convert_gta(root, nproc=1, split_file=None):
+def convert_gta(root, nproc=1, split_file=None, strict=False):
     """Write labels/<n>_labelTrainIds.png for every labels/<n>.png and the statistics of the training split.
 
     Args:
@@ -15,21 +15,24 @@ def convert_gta(root, nproc=1, split_file=None):
         nproc (int): Worker processes.
         split_file (str, optional): Training stems, one per line, relative to root (e.g. 'train.txt');
             without it all labels are training labels, as in DAFormer.
+        strict (bool): Stop at a label value that is no Cityscapes labelId instead of reporting it.
 
     Returns:
         list[str]: Statistics files written at root.
     """
     require_dir(root, 'GTA root', 'a folder with images/ and labels/')
     require_dir(osp.join(root, 'labels'), 'GTA label folder', 'labels/<n>.png, palette PNGs of Cityscapes labelIds')
-    return convert_label_folder(root, 'labels', read_id_png, CITYSCAPES_ID_TO_TRAINID, nproc, split_file)
+    return convert_label_folder(root, 'labels', read_id_png, CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS, nproc,
+                                split_file, strict)
 
 
 def main(argv=None):
-    """Command line: `gta.py DATA_ROOT [--split-file FILE] [--nproc N]`; returns the exit status."""
+    """Command line: `gta.py DATA_ROOT [--split-file FILE] [--nproc N] [--strict]`; returns the exit status."""
     parser = converter_parser('Convert GTA5 labels to Cityscapes trainIds (labels/<n>_labelTrainIds.png) and '
                               'write rare-class-sampling statistics at DATA_ROOT.')
     parser.add_argument('data_root', help='GTA root containing images/ and labels/')
     parser.add_argument('--split-file', help='training stems, one per line, relative to DATA_ROOT; default: '
                                              'all labels')
+    add_strict_option(parser)
     args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_gta(a.data_root, a.nproc, a.split_file), args)
+    return run_cli(lambda a: convert_gta(a.data_root, a.nproc, a.split_file, a.strict), args)

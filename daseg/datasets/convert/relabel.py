@@ -4,12 +4,14 @@ import os.path as osp
 from typing import Callable, NamedTuple
 
 from ...errors import UserError
+from ...locks import folder_lock
 from ..checked import list_stems
 from .atomic import write_bytes_atomic
 from .class_stats import class_stats_entry, write_class_stats
 from .cli import read_split_file
 from .label_io import apply_id_map, encode_png
 from .parallel import run_parallel
+from .unmapped import find_unmapped, report_unmapped
 
 TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
@@ -23,6 +25,8 @@ class RelabelTask(NamedTuple):
         file (str): `dst` relative to the dataset root, as recorded in the statistics.
         read (Callable): Module-level reader returning the raw ids of `src`.
         mapping (dict[int, int]): Raw id -> trainId; other ids become 255.
+        known (tuple[int]): Every id of the raw format; values outside it are reported (see `unmapped`).
+        strict (bool): An unmapped value is an error instead.
     """
 
     src: str
@@ -30,6 +34,8 @@ class RelabelTask(NamedTuple):
     file: str
     read: Callable
     mapping: dict
+    known: tuple
+    strict: bool = False
 
 
 def relabel(task):
@@ -39,15 +45,18 @@ def relabel(task):
         task (RelabelTask): What to convert.
 
     Returns:
-        dict: Its `class_stats_entry`.
+        tuple[dict, Unmapped | None]: Its `class_stats_entry` and its unmapped values.
     """
-    train_ids = apply_id_map(task.read(task.src), task.mapping)
+    ids = task.read(task.src)
+    unmapped = find_unmapped(task.src, ids, task.known, task.strict)
+    train_ids = apply_id_map(ids, task.mapping)
     write_bytes_atomic(task.dst, encode_png(train_ids))
-    return class_stats_entry(task.file, train_ids)
+    return class_stats_entry(task.file, train_ids), unmapped
 
 
 def run_relabel(tasks, nproc):
-    """Run `relabel` over all tasks with progress, and report how many earlier outputs were replaced.
+    """Run `relabel` over all tasks with progress; report unmapped values and how many earlier outputs were
+    replaced.
 
     Args:
         tasks (list[RelabelTask]): Files to convert.
@@ -57,13 +66,14 @@ def run_relabel(tasks, nproc):
         list[dict]: The `class_stats_entry` of each task, in task order.
     """
     replaced = sum(osp.exists(t.dst) for t in tasks)
-    entries = run_parallel(relabel, tasks, nproc)
+    results = run_parallel(relabel, tasks, nproc)
     note = f' ({replaced} replaced earlier outputs)' if replaced else ''
     print(f'wrote {len(tasks)} *{TRAIN_ID_SUFFIX} labels{note}')
-    return entries
+    report_unmapped([unmapped for _, unmapped in results])
+    return [entry for entry, _ in results]
 
 
-def convert_label_folder(root, label_dir, read, mapping, nproc, split_file=None):
+def convert_label_folder(root, label_dir, read, mapping, known, nproc, split_file=None, strict=False):
     """Convert every raw label under root/label_dir in place and write the statistics of the training split.
 
     Raw labels are the '.png' files (searched recursively) not ending in `_labelTrainIds.png`; each
@@ -74,9 +84,11 @@ def convert_label_folder(root, label_dir, read, mapping, nproc, split_file=None)
         label_dir (str): Label folder relative to root, e.g. 'labels'.
         read (Callable): Module-level reader of raw ids.
         mapping (dict[int, int]): Raw id -> trainId.
+        known (tuple[int]): Every id of the raw format.
         nproc (int): Worker processes.
         split_file (str, optional): Stems of the training split, one per line, relative to root unless
             absolute; without it every label counts as training.
+        strict (bool): Stop at a label value without a mapping instead of reporting it.
 
     Returns:
         list[str]: Statistics files written.
@@ -87,10 +99,12 @@ def convert_label_folder(root, label_dir, read, mapping, nproc, split_file=None)
         raise UserError(f"no raw labels '*.png' under '{folder}'")
     train = set(stems) if split_file is None else _split_stems(osp.join(root, split_file), stems, folder)
     tasks = [RelabelTask(osp.join(folder, s + '.png'), osp.join(folder, s + TRAIN_ID_SUFFIX),
-                         f'{label_dir}/{s}{TRAIN_ID_SUFFIX}'.replace(os.sep, '/'), read, mapping) for s in stems]
-    entries = run_relabel(tasks, nproc)
-    entries = [e for s, e in zip(stems, entries) if s in train]
-    return write_class_stats(root, entries)
+                         f'{label_dir}/{s}{TRAIN_ID_SUFFIX}'.replace(os.sep, '/'), read, mapping, known, strict)
+             for s in stems]
+    with folder_lock(root, 'a dataset conversion'):
+        entries = run_relabel(tasks, nproc)
+        entries = [e for s, e in zip(stems, entries) if s in train]
+        return write_class_stats(root, entries)
 
 
 def _split_stems(path, stems, folder):

@@ -1,36 +1,39 @@
 """SYNTHIA-RAND-CITYSCAPES converter: GT/LABELS/<n>.png (16-bit, class id in red) -> trainIds."""
 import os.path as osp
 
-from ...label_maps import SYNTHIA_ID_TO_TRAINID
-from .cli import converter_parser, require_dir, run_cli
+from ...label_maps import SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS
+from .cli import add_strict_option, converter_parser, require_dir, run_cli
 from .label_io import read_synthia_ids
 from .relabel import convert_label_folder
 
 
-def convert_synthia(root, nproc=1, split_file=None):
+def convert_synthia(root, nproc=1, split_file=None, strict=False):
     """Write GT/LABELS/<n>_labelTrainIds.png for every GT/LABELS/<n>.png and the training statistics.
 
-    SYNTHIA has no terrain, truck or train, so trainIds 9, 14 and 16 never appear in the output.
+    All 19 classes are mapped as in DAFormer; terrain, truck and train are rare or absent in SYNTHIA.
 
     Args:
         root (str): SYNTHIA root, with GT/LABELS/ (RGB/ is not read).
         nproc (int): Worker processes.
         split_file (str, optional): Training stems, one per line, relative to root; default: all labels.
+        strict (bool): Stop at a label value that is no SYNTHIA class id instead of reporting it.
 
     Returns:
         list[str]: Statistics files written at root.
     """
     require_dir(root, 'SYNTHIA root', 'a folder with RGB/ and GT/LABELS/')
     require_dir(osp.join(root, 'GT', 'LABELS'), 'SYNTHIA label folder', 'GT/LABELS/<n>.png, 16-bit label PNGs')
-    return convert_label_folder(root, 'GT/LABELS', read_synthia_ids, SYNTHIA_ID_TO_TRAINID, nproc, split_file)
+    return convert_label_folder(root, 'GT/LABELS', read_synthia_ids, SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS,
+                                nproc, split_file, strict)
 
 
 def main(argv=None):
-    """Command line: `synthia.py DATA_ROOT [--split-file FILE] [--nproc N]`; returns the exit status."""
+    """Command line: `synthia.py DATA_ROOT [--split-file FILE] [--nproc N] [--strict]`; returns the exit status."""
     parser = converter_parser('Convert SYNTHIA labels to Cityscapes trainIds (GT/LABELS/<n>_labelTrainIds.png) '
                               'and write rare-class-sampling statistics at DATA_ROOT.')
     parser.add_argument('data_root', help='SYNTHIA root containing RGB/ and GT/LABELS/')
     parser.add_argument('--split-file', help='training stems, one per line, relative to DATA_ROOT; default: '
                                              'all labels')
+    add_strict_option(parser)
     args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_synthia(a.data_root, a.nproc, a.split_file), args)
+    return run_cli(lambda a: convert_synthia(a.data_root, a.nproc, a.split_file, a.strict), args)

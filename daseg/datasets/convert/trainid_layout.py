@@ -8,6 +8,7 @@ import numpy as np
 
 from ...classes import CLASSES, IGNORE_INDEX
 from ...errors import UserError
+from ...locks import folder_lock
 from ..checked import list_stems
 from .class_stats import class_stats_entry, write_class_stats
 from .label_io import read_id_png
@@ -85,5 +86,6 @@ def check_trainid_dataset(root, groups, nproc):
     if not tasks:
         print('no labelled train split: statistics not written')
         return []
-    entries = run_parallel(trainid_entry, tasks, nproc)
-    return write_class_stats(root, entries)
+    with folder_lock(root, 'a dataset conversion'):
+        entries = run_parallel(trainid_entry, tasks, nproc)
+        return write_class_stats(root, entries)

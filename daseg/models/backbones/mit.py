@@ -32,7 +32,8 @@ from mmseg.registry import MODELS
 from torch.utils.checkpoint import checkpoint
 
 from daseg.errors import UserError
-from .mit_convert import load_mit_weights
+from daseg.weights import check_fits
+from daseg.weights.mit_keys import load_mit_weights
 
 # Stage widths are embed_dims * num_heads; num_heads [1, 2, 5, 8] is shared by all variants.
 ARCH_SETTINGS = {
@@ -192,18 +193,7 @@ class MiT(MixVisionTransformer):
             sd (dict[str, Tensor]): mmseg-layout weights.
             source (str): name of their origin for the message (a file name).
         """
-        own = self.state_dict()
-        for key, param in own.items():
-            if key not in sd:
-                raise UserError(f'{source} does not fit MiT-{self.arch}: key {key} is missing '
-                                f'(expected shape {tuple(param.shape)}); is it another MiT variant?')
-            if sd[key].shape != param.shape:
-                raise UserError(f'{source} does not fit MiT-{self.arch}: {key} has shape '
-                                f'{tuple(sd[key].shape)} in the file but {tuple(param.shape)} in the model')
-        for key in sd:
-            if key not in own:
-                raise UserError(f'{source} does not fit MiT-{self.arch}: unexpected key {key} '
-                                f'(shape {tuple(sd[key].shape)}); is it another MiT variant?')
+        check_fits(self.state_dict(), sd, f'{source} does not fit MiT-{self.arch} (another MiT variant?)')
 
     def load_checked(self, sd, source='weights'):
         """Load mmseg-layout weights after :meth:`check_state_dict`."""

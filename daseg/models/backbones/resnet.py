@@ -3,28 +3,23 @@
 mmseg's ``ResNetV1c(pretrained=...)`` hands the file to mmengine's ``Pretrained`` initialiser, which falls back
 to unpickling with weights_only off (running any code in the file) and loads non-strictly (a wrong file
 silently leaves layers random). ``CheckedResNetV1c`` has the same modules and key names; only the loading
-differs: through :func:`daseg.checkpoint.load_checkpoint_file`, strictly, naming every unknown or missing key.
+differs: through :func:`daseg.weights.load_checkpoint_file`, strictly, naming every unknown or missing key.
 
 The file is mmcv's ImageNet layout (``resnet101_v1c-e67eebb6.pth``): a raw state dict or ``{'state_dict': ...}``
 with ``stem.{0,1,3,4,6,7}.*``, ``layer{1-4}.{k}.conv{1,2,3}.weight``, ``.bn{1,2,3}.*``, ``.downsample.{0,1}.*``
 and the ImageNet classifier ``fc.*``, which is dropped.
 """
-import torch
 from mmengine.logging import print_log
 from mmseg.models.backbones import ResNetV1c
 from mmseg.registry import MODELS
 
-from daseg.checkpoint import check_fits, load_checkpoint_file
+from daseg.weights import check_fits, load_checkpoint_file, unwrap_state_dict
 from daseg.errors import UserError
 
 # Not part of the backbone: the ImageNet classifier.
 _CLASSIFIER_PREFIX = 'fc.'
 # BN step counters: torch < 0.4.1 did not save them and they do not change the function (momentum is set).
 _OPTIONAL_SUFFIX = 'num_batches_tracked'
-
-
-def _listed(keys, n=5):
-    return ', '.join(keys[:n]) + (f', ... ({len(keys)} in all)' if len(keys) > n else '')
 
 
 def resnet_state_dict(checkpoint, source='weights'):
@@ -38,14 +33,7 @@ def resnet_state_dict(checkpoint, source='weights'):
     Returns:
         dict[str, Tensor]: weights named as in the backbone, classifier dropped.
     """
-    sd = checkpoint
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(sd.get(wrapper), dict):
-            sd = sd[wrapper]
-    if not sd or not all(torch.is_tensor(v) for v in sd.values()):
-        top = _listed([str(k) for k in checkpoint])
-        raise UserError(f'{source} holds no state dict of tensors; top-level keys: {top}')
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items()}
+    sd = unwrap_state_dict(checkpoint, source)
     if any(k.startswith('backbone.') for k in sd):
         sd = {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}
     if 'conv1.weight' in sd and 'stem.0.weight' not in sd:

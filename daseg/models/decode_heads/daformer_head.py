@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 
 from daseg.errors import UserError
 from .fusion import build_fusion_layer
+from .label_loss import LabelLossMixin
 
 
 class MLP(nn.Module):
@@ -32,7 +33,7 @@ class MLP(nn.Module):
 
 
 @MODELS.register_module()
-class DAFormerHead(BaseDecodeHead):
+class DAFormerHead(LabelLossMixin, BaseDecodeHead):
     """The DAFormer decoder (Hoyer et al., CVPR 2022).
 
     Args:

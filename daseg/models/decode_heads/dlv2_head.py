@@ -10,6 +10,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
 from daseg.errors import UserError
+from .label_loss import LabelLossMixin
 
 # BaseDecodeHead arguments that DeepLabV2 fixes: its convs map features to logits directly, so there is no
 # intermediate width, no dropout before a classifier and no norm.
@@ -17,7 +18,7 @@ _FIXED = dict(channels=1, dropout_ratio=0, norm_cfg=None)
 
 
 @MODELS.register_module()
-class DLV2Head(BaseDecodeHead):
+class DLV2Head(LabelLossMixin, BaseDecodeHead):
     """The DeepLabV2 ASPP classifier (Chen et al., TPAMI 2018) as used by DAFormer/HRDA.
 
     Args:

@@ -9,15 +9,14 @@ import copy
 import inspect
 
 import torch
-import torch.nn as nn
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from daseg.errors import UserError
-from ..segmentors.boxes import box_mask, crop, paste_windows
+from ..utils.boxes import box_mask, crop, paste_windows
+from .label_loss import LabelLossMixin
 
 # What HRDAHead can return as its prediction: the fusion, either scale alone, or the attention map (debugging).
 OUTPUTS = ('fused', 'lr', 'hr', 'att')
@@ -57,13 +56,13 @@ def attention_head_cfg(head_cfg, classwise=True, embed_dim=256):
 
 
 @MODELS.register_module()
-class HRDAHead(BaseDecodeHead):
+class HRDAHead(LabelLossMixin, BaseDecodeHead):
     """Multi-resolution fusion of a single-scale decode head (HRDA).
 
     Inputs are ``[lr_feats, hr]``: ``lr_feats`` the backbone maps of the whole image at the context scale, ``hr`` a
     dict ``{'features': maps, 'boxes': [(y1, y2, x1, x2), ...], 'image_size': (H, W)}`` holding the backbone maps
     of K crops of the full-resolution image (window-major batch of K * N, see
-    :func:`~daseg.models.segmentors.boxes.paste_windows`): one detail crop in training, the sliding windows or the
+    :func:`~daseg.models.utils.boxes.paste_windows`): one detail crop in training, the sliding windows or the
     whole image in inference.
 
     ``head`` predicts both scales; the HR window logits are pasted into a map over the whole image (averaged where
@@ -165,10 +164,6 @@ class HRDAHead(BaseDecodeHead):
         att = (out['att'] * torch.softmax(out['fused'], dim=1)).sum(dim=1, keepdim=True)
         return torch.logit(att, eps=1e-6)
 
-    def loss(self, inputs, batch_data_samples, train_cfg=None):
-        """Losses against the ground truth of ``batch_data_samples`` (see :meth:`loss_by_label`)."""
-        return self.loss_by_label(inputs, self._stack_batch_gt(batch_data_samples))
-
     def loss_by_label(self, inputs, seg_label, seg_weight=None):
         """Fused loss plus the detail crop's own loss on the cropped labels.
 
@@ -188,27 +183,13 @@ class HRDAHead(BaseDecodeHead):
             raise ValueError(f'labels of size {tuple(seg_label.shape[-2:])} do not match the full-resolution image '
                              f'{tuple(hr["image_size"])}')
         out = self.forward_outputs(inputs)
-        losses = self._losses(out['fused'], seg_label, seg_weight, 1 - self.hr_loss_weight - self.lr_loss_weight)
+        losses = self.label_losses(out['fused'], seg_label, seg_weight, 1 - self.hr_loss_weight - self.lr_loss_weight)
         if self.hr_loss_weight > 0:
             box = hr['boxes'][0]
             weight = None if seg_weight is None else crop(seg_weight, box)
             losses.update(add_prefix(
-                self._losses(out['hr_windows'], crop(seg_label, box), weight, self.hr_loss_weight), 'hr'))
+                self.label_losses(out['hr_windows'], crop(seg_label, box), weight, self.hr_loss_weight), 'hr'))
         if self.lr_loss_weight > 0:
             # On the context head's own prediction (not weighted by the attention).
-            losses.update(add_prefix(self._losses(out['lr'], seg_label, seg_weight, self.lr_loss_weight), 'lr'))
-        return losses
-
-    def _losses(self, logits, label, weight, scale):
-        """``loss_decode`` of logits resized to the labels, times ``scale``, and the pixel accuracy."""
-        logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=self.align_corners)
-        label = label.squeeze(1) if label.dim() == 4 else label
-        if weight is not None:
-            weight = (weight.squeeze(1) if weight.dim() == 4 else weight).float()
-        decoders = self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
-        losses = {}
-        for decoder in decoders:
-            value = scale * decoder(logits, label.long(), weight=weight, ignore_index=self.ignore_index)
-            losses[decoder.loss_name] = losses.get(decoder.loss_name, 0) + value
-        losses['acc_seg'] = accuracy(logits, label.long(), ignore_index=self.ignore_index)
+            losses.update(add_prefix(self.label_losses(out['lr'], seg_label, seg_weight, self.lr_loss_weight), 'lr'))
         return losses

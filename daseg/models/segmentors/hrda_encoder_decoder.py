@@ -8,18 +8,18 @@ fused prediction can itself be computed by mmseg's sliding window (``test_cfg.mo
 1024 with stride 512 on the full-size image), batched as well with ``batched_slide=True``.
 """
 import torch
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from daseg.errors import UserError
-from .boxes import crop, paste_windows, random_crop_box, sliding_window_boxes
+from ..utils.boxes import crop, paste_windows, random_crop_box, sliding_window_boxes
+from .uda_encoder_decoder import UDAEncoderDecoder
 
 
 @MODELS.register_module()
-class HRDAEncoderDecoder(EncoderDecoder):
-    """EncoderDecoder with HRDA's multi-resolution training and inference.
+class HRDAEncoderDecoder(UDAEncoderDecoder):
+    """UDAEncoderDecoder with HRDA's multi-resolution training and inference.
 
     Args:
         scales (Sequence[float]): the context (LR) and detail (HR) scales, in any order; the detail scale must be
@@ -112,27 +112,32 @@ class HRDAEncoderDecoder(EncoderDecoder):
 
     def loss(self, inputs, data_samples):
         """HRDA losses (``decode.*``) on a batch with ground truth in ``data_samples``."""
-        return self.loss_with_features(inputs, data_samples)[0]
+        return self.loss_by_label(inputs, torch.stack([s.gt_sem_seg.data for s in data_samples]))[0]
 
-    def loss_with_features(self, inputs, data_samples=None, seg_label=None, seg_weight=None):
-        """Losses on one random detail crop, and the context features (for the feature distance).
+    def loss_by_label(self, inputs, seg_label, seg_weight=None, feature_transform=None):
+        """HRDA losses on one random detail crop, and the context features (for the feature distance).
 
         Args:
             inputs (Tensor): images [N, 3, H, W].
-            data_samples (list[SegDataSample], optional): ground truth; or give ``seg_label`` instead.
-            seg_label (Tensor, optional): labels [N, H, W] or [N, 1, H, W] (e.g. mixed pseudo-labels).
+            seg_label (Tensor): labels [N, H, W] or [N, 1, H, W] (ground truth or mixed pseudo-labels).
             seg_weight (Tensor, optional): pixel weights [N, H, W] or [N, 1, H, W].
+            feature_transform (callable, optional): maps a list of backbone maps to the head's input; applied to
+                the context maps and to the detail crop's maps separately (e.g. MRM rebuilds both).
 
         Returns:
             tuple[dict[str, Tensor], list[Tensor]]: losses prefixed ``decode.`` and the context backbone maps.
         """
-        if (data_samples is None) == (seg_label is None):
-            raise ValueError('give either data_samples or seg_label')
-        if seg_label is None:
-            seg_label = torch.stack([s.gt_sem_seg.data for s in data_samples])
         feats = self.multires_features(inputs, self.random_detail_box(inputs))
-        losses = self.decode_head.loss_by_label(feats, seg_label, seg_weight)
+        head_input = feats
+        if feature_transform is not None:
+            lr_feats, hr = feats
+            head_input = [feature_transform(lr_feats), dict(hr, features=feature_transform(hr['features']))]
+        losses = self.decode_head.loss_by_label(head_input, seg_label, seg_weight)
         return add_prefix(losses, 'decode'), feats[0]
+
+    def pseudo_logits(self, inputs, batch_img_metas=None):
+        """The teacher's full multi-resolution prediction (detail branch by sliding windows), float32."""
+        return self.encode_decode(inputs, batch_img_metas).float()
 
     # -- inference -------------------------------------------------------------------------------------
 

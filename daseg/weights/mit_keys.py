@@ -14,12 +14,13 @@ Layouts (stage ``s`` is 1-based in the original, 0-based elsewhere; block ``j`` 
 Every other part of daseg works in the mmseg layout; released DAFormer/HRDA checkpoints (original layout under
 ``backbone.``) go through :func:`convert_segmentor_state_dict`.
 """
-import os
 import re
 
 import torch
 
-from daseg.errors import UserError
+from ..errors import UserError
+from .io import read_weights_file
+from .keys import unwrap_state_dict
 
 LAYOUTS = ('original', 'hf', 'mmseg')
 
@@ -272,42 +273,10 @@ def backbone_state_dict(checkpoint):
     Returns:
         dict[str, Tensor]: backbone weights without prefixes.
     """
-    sd = checkpoint
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(sd, dict) and isinstance(sd.get(wrapper), dict):
-            sd = sd[wrapper]
-    if not isinstance(sd, dict):
-        raise UserError(f'expected a dict of tensors, got {type(sd).__name__}')
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items()}
+    sd = unwrap_state_dict(checkpoint)
     if detect_layout(sd) is None and any(k.startswith('backbone.') for k in sd):
         sd = {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}
     return sd
-
-
-def read_weights_file(path):
-    """Load a weights file without running code: ``torch.load(weights_only=True)``, or safetensors if installed.
-
-    Args:
-        path (str | os.PathLike): a ``.pth`` / ``.bin`` / ``.safetensors`` file.
-
-    Returns:
-        dict: the loaded object.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise UserError(f'weights file not found: {path}')
-    if path.endswith('.safetensors'):
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise UserError(f'{path}: reading .safetensors needs the safetensors package '
-                            '(pip install safetensors), or use the pytorch_model.bin of the same model') from None
-        return load_file(path, device='cpu')
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (any unpickling failure means "not a weights file")
-        raise UserError(f'{path} is not a PyTorch weights file ({type(exc).__name__}: '
-                        f'{str(exc).splitlines()[0] if str(exc) else ""})') from None
 
 
 def load_mit_weights(path):

@@ -1,11 +1,24 @@
-"""Pixel-weighted cross-entropy: ignored pixels count in the denominator (mmseg 0.16 semantics)."""
+"""The heads' loss against labels and pixel weights (the call every UDA part makes): the configured loss_decode,
+pixel-weighted cross-entropy whose ignored pixels count in the denominator (mmseg 0.16 semantics)."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
 
-from daseg.models.uda import pixel_weighted_ce
+import daseg  # noqa: F401  (registers the heads)
+
+
+def _head(**loss):
+    init_default_scope('mmseg')
+    return MODELS.build(dict(type='DLV2Head', in_channels=4, in_index=0, num_classes=4, dilations=(1,),
+                             loss_decode=dict(type='CrossEntropyLoss', **loss)))
+
+
+def pixel_weighted_ce(logits, labels, weight=None, **loss):
+    return _head(**loss).label_losses(logits, labels, weight)['loss_ce']
 
 
 def _ce(logit_row, label):
@@ -38,3 +51,15 @@ def test_logits_are_resized_to_the_labels():
     labels = torch.tensor([[[0, 1, 1, 255]] * 4])
     expected = (4 * _ce(row, 0) + 8 * _ce(row, 1)) / 16
     assert pixel_weighted_ce(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_configured_loss_decode_applies_to_pseudo_labels():
+    logits, labels = torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3))
+    weight = torch.rand(2, 3, 3)
+    full = pixel_weighted_ce(logits, labels, weight)
+    torch.testing.assert_close(pixel_weighted_ce(logits, labels, weight, loss_weight=0.25), 0.25 * full)
+    # avg_non_ignore divides by the weight-carrying pixels instead (mmseg 1.x option), a config choice honoured.
+    labels[0, 0] = 255
+    assert not torch.isclose(pixel_weighted_ce(logits, labels, weight, avg_non_ignore=True),
+                             pixel_weighted_ce(logits, labels, weight))
+    assert set(_head().label_losses(logits, labels, weight)) == {'loss_ce', 'acc_seg'}

@@ -2,8 +2,8 @@
 
 mmseg's ``accuracy`` (logged as ``acc_seg`` by every decode head's loss) selects the non-ignored pixels by boolean
 indexing, whose output size the host must read from the GPU: two synchronisations per loss call, six per DACS
-step with HRDA. :func:`accuracy` computes the same value with masks, and :func:`use_sync_free_accuracy` makes
-mmseg's decode heads and the HRDA head call it.
+step with HRDA. :func:`accuracy` computes the same value with masks; the heads of this package use it through
+:class:`~daseg.models.decode_heads.label_loss.LabelLossMixin`.
 """
 import torch
 
@@ -39,15 +39,3 @@ def accuracy(pred, target, topk=1, thresh=None, ignore_index=None):
     total = valid.sum().float() + eps
     accs = [(correct[:, :k].sum().float().reshape(1) + eps) * 100.0 / total for k in topk]
     return accs[0] if single else accs
-
-
-def use_sync_free_accuracy() -> None:
-    """Point the ``accuracy`` of mmseg's decode-head module and of daseg's HRDA head at :func:`accuracy`.
-
-    Idempotent; the values logged as ``acc_seg`` do not change. Called by the DACS wrapper.
-    """
-    from mmseg.models.decode_heads import decode_head
-
-    from daseg.models.decode_heads import hrda_head
-    for module in (decode_head, hrda_head):
-        module.accuracy = accuracy

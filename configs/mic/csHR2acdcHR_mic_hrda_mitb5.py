@@ -1,0 +1,7 @@
+# MIC(HRDA), Cityscapes to ACDC: HRDA plus masked image consistency in MIC's 'separate' mode (the first source
+# and the first target image of the batch, masked without colour augmentation), 64x64 blocks, ratio 0.7, the
+# DACS teacher's pseudo-labels, loss weight 1. Needs pretrained/mit_b5.pth.
+_base_ = ['../hrda/csHR2acdcHR_hrda_mitb5.py']
+model = dict(components=[
+    dict(type='MaskedConsistency', mask_mode='separate', mask_alpha='same', mask_pseudo_threshold='same',
+         mask_lambda=1, mask_generator=dict(type='block', mask_ratio=0.7, mask_block_size=64))])

@@ -1,0 +1,8 @@
+# MRM on DAFormer (MiT-B5, 512x512), GTA to Cityscapes: the base recipe plus the Rebuilder on the last encoder stage
+# (16x16 tokens, 40 % masked, 2 blocks of width 512, one projector per decoder level), trained against the DACS
+# teacher's pseudo-labels of the unmixed target images, loss weight 1. Needs pretrained/mit_b5.pth.
+_base_ = ['../daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5.py']
+model = dict(components=[dict(type='MaskedRepresentationModeling', lambda_mrm=1.0, domain='target',
+                              rebuilder=dict(embed_dim=512, grid=16, mask_ratio=0.4, depth=2, num_heads=16))])
+# The Rebuilder's own parameter group: lr 2e-4 (the paper notes) = 6e-5 x 10 / 3 with AdamW like the rest.
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'mrm.rebuilder': dict(lr_mult=10 / 3)}))

@@ -1,0 +1,66 @@
+"""DACS self-training: source classes pasted onto the target (ClassMix), trained against the teacher's
+pseudo-labels with their confidence weights."""
+import torch
+from mmseg.registry import MODELS
+
+from ..class_mix import class_mix_masks, mix
+from ..strong_aug import strong_transform
+from .base import UDAComponent, outside_autocast
+
+
+def teacher_pseudo_labels(uda, step, teacher: str):
+    """The pseudo-labels and weights of the wrapper's teacher ``teacher`` on the unmixed target batch, computed
+    once per iteration and shared by every component that asks for them (e.g. ClassMix and MIC)."""
+    return step.once(('pseudo_labels', teacher), lambda: uda.teachers[teacher].pseudo_labels(
+        getattr(uda, teacher), step.target.img, step.target.samples))
+
+
+@MODELS.register_module()
+class ClassMixSelfTraining(UDAComponent):
+    """Pixel-weighted student loss on ClassMix images (half of each source image's classes pasted onto a target
+    image; labels and weights follow the mask, source pixels weigh 1), after colour jitter and blur.
+
+    Args:
+        teacher (str): attribute of the EMA teacher whose pseudo-labels are used. Default ``'ema_model'``.
+        color_jitter_strength (float): brightness/contrast/saturation/hue strength of the jitter.
+        color_jitter_probability (float): the jitter applies when a uniform draw exceeds this value.
+        blur (bool): Gaussian blur of the mixed images (applied when a uniform draw exceeds 0.5).
+        name (str): attribute name. Default ``'mix'``.
+        prefix (str): log prefix. Default ``'mix'``.
+    """
+
+    def __init__(self, teacher: str = 'ema_model', color_jitter_strength: float = 0.2,
+                 color_jitter_probability: float = 0.2, blur: bool = True, name: str = 'mix', prefix: str = 'mix'):
+        super().__init__(name, prefix)
+        self.teacher = teacher
+        self.color_jitter_strength = color_jitter_strength
+        self.color_jitter_probability = color_jitter_probability
+        self.blur = blur
+
+    def loss(self, uda, step) -> dict:
+        pl_label, pl_weight = teacher_pseudo_labels(uda, step, self.teacher)
+        img, label, weight = self.class_mix(uda, step, pl_label, pl_weight)
+        losses = uda.model.loss_by_label(uda.to_input_format(img), label, weight)[0]
+        losses['pseudo_weight'] = pl_weight.mean()
+        return losses
+
+    @torch.no_grad()
+    def class_mix(self, uda, step, pl_label, pl_weight):
+        """ClassMix of the source onto the target batch, then the strong augmentation of the mixed images.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: images [N, 3, H, W], labels [N, H, W], weights [N, H, W].
+        """
+        src_img, src_label, tgt_img = step.source.img, step.source.label, step.target.img
+        with outside_autocast(src_img):
+            masks = class_mix_masks(src_label, generator=step.generator)
+            mixed_img = mix(masks, src_img, tgt_img)
+            mixed_label = mix(masks[:, 0], src_label, pl_label).long()
+            # A new tensor: the unmixed weight stays as it is for other components (MIC).
+            mixed_weight = mix(masks[:, 0], torch.ones_like(pl_weight), pl_weight)
+            preprocessor = uda.data_preprocessor
+            mixed_img = strong_transform(
+                mixed_img, mean=preprocessor.mean.flatten(), std=preprocessor.std.flatten(),
+                generator=step.generator, color_jitter_s=self.color_jitter_strength,
+                color_jitter_p=self.color_jitter_probability, blur=self.blur)
+        return mixed_img, mixed_label, mixed_weight

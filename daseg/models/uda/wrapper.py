@@ -1,0 +1,189 @@
+"""The UDA wrapper: a student, named teachers and an ordered list of components, one optimiser step per iteration.
+
+One iteration (:meth:`UDAWrapper.train_step`):
+
+1. the batches of both domains are preprocessed and the iteration's randomness is seeded from (run seed,
+   iteration), so a resumed run repeats what a straight run does;
+2. every teacher is updated (an EMA teacher starts as a copy of the student at iteration 0), then every
+   component's own ``update`` runs (e.g. MIC's own EMA teacher);
+3. each component computes its losses inside the optimiser wrapper's context (autocast with mixed precision) and
+   they are back-propagated at once, which frees that component's graph;
+4. one optimiser step.
+
+Components share the iteration's state through :class:`~daseg.models.uda.step.UDAStep`, e.g. a teacher's
+pseudo-labels on the unmixed target, computed once. Sub-models keep their attribute names (``model``,
+``ema_model``, ``imnet_model``, ``mic.teacher.ema_model``), so checkpoints carry the originals' prefixes; the
+wrapper declares them in :meth:`UDAWrapper.sub_models` from the table in :mod:`daseg.weights.submodels`.
+
+Speed. No step makes the host wait for the device: log variables stay tensors (the runner copies them in batches
+and stops on a non-finite loss, see ``DeferredRuntimeInfoHook``), random draws come from a CPU generator and the
+heads' accuracy needs no boolean indexing.
+"""
+import copy
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmseg.registry import MODELS
+
+from ...errors import UserError
+from ...weights import SUB_MODELS
+from ..segmentors.uda_encoder_decoder import stacked_labels
+from .step import DomainBatch, UDAStep
+
+
+def _uda_segmentor_cfg(model: dict) -> dict:
+    """The student config; a plain mmseg ``EncoderDecoder`` becomes a ``UDAEncoderDecoder`` (same modules and
+    keys, plus the calls the components make)."""
+    model = copy.deepcopy(model)
+    if model.get('type') == 'EncoderDecoder':
+        model['type'] = 'UDAEncoderDecoder'
+    return model
+
+
+@MODELS.register_module()
+class UDAWrapper(BaseModel):
+    """Self-training wrapper composed of teachers and components (see the module docstring).
+
+    Args:
+        model (dict): config of the student segmentor; its data preprocessor serves both domains.
+        teachers (dict[str, dict]): attribute name -> teacher policy config (``EMATeacher``, ``FrozenTeacher``);
+            each gets its own copy of the student's architecture under that name.
+        components (list[dict]): component configs (registered types, e.g. ``SourceSupervision``,
+            ``ClassMixSelfTraining``, ``MaskedConsistency``), run in this order.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self, model: dict, teachers: dict = None, components=(), init_cfg=None):
+        super().__init__(data_preprocessor=copy.deepcopy(model.get('data_preprocessor')), init_cfg=init_cfg)
+        # Batches reach the GPU with asynchronous copies (truly so from the data loader's pinned memory).
+        self.data_preprocessor._non_blocking = True
+        # Memory format of the images fed to the sub-models (torch.channels_last with the speed option).
+        self.input_memory_format = torch.contiguous_format
+        self._model_cfg = _uda_segmentor_cfg(model)
+        self.model = MODELS.build(copy.deepcopy(self._model_cfg))
+        self.teachers = {}
+        for name, cfg in (teachers or {}).items():
+            self.add_teacher(name, MODELS.build(copy.deepcopy(cfg)))
+        self.components = []
+        for cfg in components:
+            component = MODELS.build(copy.deepcopy(cfg))
+            if component.name in self._modules or any(c.name == component.name for c in self.components):
+                raise UserError(f'two UDA components (or a component and a sub-model) are named {component.name!r}')
+            self.add_module(component.name, component)
+            self.components.append(component)
+            component.setup(self)
+        # The Runner seeds torch before building the model: every iteration's randomness derives from this
+        # seed and the iteration.
+        self._base_seed = torch.initial_seed()
+        self._local_iter = 0
+
+    # -- parts -------------------------------------------------------------------------------------------
+
+    def build_segmentor(self):
+        """A new segmentor of the student's architecture (for a teacher)."""
+        return MODELS.build(copy.deepcopy(self._model_cfg))
+
+    def add_teacher(self, name: str, policy, owner=None):
+        """Give ``policy`` a segmentor of its own under ``owner.<name>`` (the wrapper when None)."""
+        owner = self if owner is None else owner
+        teacher = self.build_segmentor()
+        policy.prepare(teacher)
+        owner.add_module(name, teacher)
+        if owner is self:
+            self.teachers[name] = policy
+        return teacher
+
+    def sub_models(self):
+        """The segmentors this wrapper holds, as ``[(SubModel, module), ...]`` in the order of the table."""
+        found = []
+        for sub in SUB_MODELS:
+            try:
+                found.append((sub, self.get_submodule(sub.attr)))
+            except AttributeError:
+                continue
+        return found
+
+    def to_input_format(self, img):
+        return img.contiguous(memory_format=self.input_memory_format)
+
+    # -- mode handling -----------------------------------------------------------------------------------
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name, policy in self.teachers.items():
+            policy.set_mode(getattr(self, name), mode)
+        for component in self.components:
+            component.set_mode(mode)
+        return self
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        return self.model(inputs, data_samples, mode)
+
+    def val_step(self, data):
+        return self.model.val_step(data)
+
+    def test_step(self, data):
+        return self.model.test_step(data)
+
+    # -- the training step -------------------------------------------------------------------------------
+
+    def train_step(self, data: dict, optim_wrapper) -> dict:
+        """One iteration on a batch of source (``inputs``, ``data_samples``) and target (``target_inputs``,
+        ``target_data_samples``) images, ending with one optimiser step.
+
+        Returns:
+            dict[str, Tensor]: log variables (scalar tensors, not yet copied to the host).
+        """
+        step = self.begin_step(data)
+        for name, policy in self.teachers.items():
+            policy.update(getattr(self, name), self.model, step.iteration)
+        for component in self.components:
+            component.update(self, step)
+        log_vars = {}
+        total = 0
+        for component in self.components:
+            with optim_wrapper.optim_context(self):
+                losses = component.loss(self, step)
+            logged = self._backward(optim_wrapper, losses, component.prefix)
+            total = total + logged[f'{component.prefix}.loss']
+            log_vars.update(logged)
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        self._local_iter = step.iteration + 1
+        log_vars['loss'] = total
+        return log_vars
+
+    def begin_step(self, data: dict) -> UDAStep:
+        """Preprocess both domains' batches and seed this iteration's randomness."""
+        iteration = self._iteration()
+        generator = self._seed_iteration(iteration)
+        src = self.data_preprocessor(dict(inputs=data['inputs'], data_samples=data['data_samples']), True)
+        tgt = self.data_preprocessor(
+            dict(inputs=data['target_inputs'], data_samples=data['target_data_samples']), True)
+        source = DomainBatch(self.to_input_format(src['inputs']), src['data_samples'],
+                             stacked_labels(src['data_samples']))
+        target = DomainBatch(self.to_input_format(tgt['inputs']), tgt['data_samples'])
+        return UDAStep(iteration, generator, source, target)
+
+    def _iteration(self) -> int:
+        # The Runner records the iteration in the message hub; it survives --resume, unlike a counter.
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        return self._local_iter if iteration is None else int(iteration)
+
+    def _seed_iteration(self, iteration: int) -> torch.Generator:
+        """Seed the global generators (dropout and drop-path of the student, HRDA's detail crop) and return a CPU
+        generator for the mixing and augmentation draws of this iteration."""
+        seed = (self._base_seed * 1_000_003 + iteration * 7919 + get_rank()) % (2 ** 63)
+        torch.manual_seed(seed)
+        # On the CPU: the draws that decide control flow are read without waiting for the GPU.
+        return torch.Generator().manual_seed(seed)
+
+    def _backward(self, optim_wrapper, losses: dict, prefix: str) -> dict:
+        # No finiteness check here: reading the loss would make the host wait for the GPU. The runner's
+        # DeferredRuntimeInfoHook stops training on a non-finite loss before the next checkpoint.
+        loss, log_vars = self.parse_losses(losses)
+        if loss.requires_grad:  # a constant loss (no parameter involved) has no gradient to give
+            optim_wrapper.backward(loss)
+        return {f'{prefix}.{k}': v for k, v in log_vars.items()}

@@ -1,0 +1,119 @@
+"""The sub-models of UDA checkpoints: one table of their names and prefixes, and splitting a checkpoint by it.
+
+A UDA wrapper's state dict keeps each segmentor it holds under the attribute path that holds it, as the originals
+do: ``model.`` (student), ``ema_model.`` (the EMA teacher), ``imnet_model.`` (the frozen ImageNet model of the
+feature distance), ``mic.teacher.ema_model.`` (MIC's own EMA teacher). The wrappers declare which of these they
+hold (:meth:`daseg.models.uda.UDAWrapper.sub_models`); every reader of checkpoint files (test.sh, merge.py,
+conversion, ``load_from``) uses this table. Keys under no declared prefix (e.g. a training-only module) belong to
+no segmentor and are left out.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import UserError
+from .io import load_checkpoint_file
+from .keys import check_fits, strip_module_prefix
+from .released import convert_legacy_keys
+
+
+@dataclass(frozen=True)
+class SubModel:
+    """One segmentor inside a UDA wrapper.
+
+    Attributes:
+        name (str): what users call it (``--which``, ``--eval-model``).
+        attr (str): attribute path on the wrapper; the checkpoint prefix is ``attr + '.'``.
+        evaluable (bool): whether test.sh can evaluate it (``--eval-model``).
+    """
+
+    name: str
+    attr: str
+    evaluable: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return self.attr + '.'
+
+
+SUB_MODELS = (
+    SubModel('student', 'model', evaluable=True),
+    SubModel('teacher', 'ema_model', evaluable=True),
+    SubModel('imagenet', 'imnet_model'),
+    SubModel('mic_teacher', 'mic.teacher.ema_model'),
+)
+BY_NAME = {sub.name: sub for sub in SUB_MODELS}
+BY_ATTR = {sub.attr: sub for sub in SUB_MODELS}
+EVALUABLE = tuple(sub.name for sub in SUB_MODELS if sub.evaluable)
+
+
+def sub_models(ckpt):
+    """Split a checkpoint into its segmentors, each under this project's key names.
+
+    Args:
+        ckpt (dict): a loaded checkpoint: ``{'state_dict': ..., ...}`` or a raw state dict.
+
+    Returns:
+        tuple[dict[str, dict[str, Tensor]], bool]: attribute path (``'model'``, ``'ema_model'``, ...) ->
+        ``backbone.*``, ``decode_head.*``, ... weights, in the order of :data:`SUB_MODELS`; and whether the
+        checkpoint is a UDA checkpoint (a plain segmentor comes back as ``{'model': ...}``).
+    """
+    state_dict = ckpt['state_dict'] if isinstance(ckpt.get('state_dict'), dict) else ckpt
+    if not state_dict or not all(torch.is_tensor(v) for v in state_dict.values()):
+        raise UserError(f'no state_dict of tensors; top-level keys: {", ".join(map(str, list(ckpt)[:8]))}')
+    state_dict = strip_module_prefix(state_dict)
+    if not any(k.startswith(sub.prefix) for k in state_dict for sub in SUB_MODELS):
+        return {'model': convert_legacy_keys(state_dict)}, False
+    groups = {}
+    for sub in SUB_MODELS:
+        group = {k[len(sub.prefix):]: v for k, v in state_dict.items() if k.startswith(sub.prefix)}
+        if group:
+            groups[sub.attr] = convert_legacy_keys(group)
+    return groups, True
+
+
+def segmentor_state_dict(ckpt, which='student'):
+    """The weights of one segmentor inside a checkpoint.
+
+    Args:
+        ckpt (dict): a loaded checkpoint: ``{'state_dict': ..., ...}`` or a raw state dict.
+        which (str): one of :data:`EVALUABLE` (``'student'``, ``'teacher'``); a plain segmentor checkpoint only
+            has a student.
+
+    Returns:
+        dict[str, Tensor]: ``backbone.*``, ``decode_head.*``, ... keys, ready for ``load_state_dict``.
+    """
+    if which not in EVALUABLE:
+        raise UserError(f"which must be one of {', '.join(EVALUABLE)}, got {which!r}")
+    groups, is_uda = sub_models(ckpt)
+    if not is_uda and which != 'student':
+        raise UserError(f'the checkpoint holds a plain segmentor, it has no {which} (only UDA checkpoints do)')
+    sub = BY_NAME[which]
+    if sub.attr not in groups:
+        raise UserError(f'the UDA checkpoint has no {which} weights ({sub.prefix}*)')
+    return groups[sub.attr]
+
+
+def load_segmentor_weights(model, path, which='student'):
+    """Load a checkpoint's segmentor weights into ``model``, strictly.
+
+    Args:
+        model (torch.nn.Module): the built segmentor.
+        path (str): checkpoint file.
+        which (str): ``'student'`` or ``'teacher'``, see :func:`segmentor_state_dict`.
+
+    Returns:
+        dict: the checkpoint's ``meta`` (empty when it has none).
+
+    Raises:
+        UserError: the file cannot be read or its keys/shapes do not fit the model (another architecture).
+    """
+    ckpt = load_checkpoint_file(path)
+    try:
+        state_dict = segmentor_state_dict(ckpt, which)
+    except UserError as exc:
+        raise UserError(f'{path}: {exc}') from None
+    check_fits(model.state_dict(), state_dict, f'{path} does not fit the model (another architecture?)')
+    model.load_state_dict(state_dict, strict=True)
+    meta = ckpt.get('meta')
+    return meta if isinstance(meta, dict) else {}
