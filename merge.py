@@ -20,9 +20,10 @@ import sys
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from daseg.cli import run_main  # noqa: E402
-from daseg.merging.arguments import add_merge_arguments, merge_kwargs  # noqa: E402
+from daseg.cli import load_config, run_main, segmentor_config  # noqa: E402
+from daseg.merging.arguments import add_merge_arguments, merge_kwargs, wants_recalibration  # noqa: E402
 from daseg.merging.merger import merge_checkpoints  # noqa: E402
+from daseg.merging.recalibrate import Recalibrator, test_pipeline  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,10 +41,21 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def recalibrator(args, config):
+    """The BatchNorm recalibration asked for (None without --recalibrate-bn), built before any merging so that
+    a bad config or image folder stops at once."""
+    if not wants_recalibration(args, config):
+        return None
+    cfg = load_config(config)
+    return Recalibrator(segmentor_config(cfg), test_pipeline(cfg), args.recalibrate_bn, args.recalibrate_images,
+                        scope=cfg.get('default_scope', 'mmseg'))
+
+
 def main(argv=None):
     args = parse_args(argv)
     return merge_checkpoints(args.checkpoints, args.out, weights=args.weights, sep_heads=args.sep_heads,
-                             force=args.force, allow_duplicates=args.allow_duplicates, **merge_kwargs(args, args.config))
+                             force=args.force, allow_duplicates=args.allow_duplicates,
+                             recalibrate=recalibrator(args, args.config), **merge_kwargs(args))
 
 
 if __name__ == '__main__':

@@ -285,8 +285,8 @@ def test_recalibrate_bn_reestimates_the_statistics_on_target_images(tmp_path, mo
     b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
     plain = load_checkpoint_file(merge_checkpoints([a, b], str(tmp_path / 'plain.pth'), **QUIET)[0])
     assert plain['meta']['merge']['data_used'] is None  # off by default
-    out = merge_checkpoints([a, b], str(tmp_path / 'm.pth'), recalibrate_bn=[str(tmp_path / 'target')],
-                            config=config, **QUIET)[0]
+    args = MERGE.parse_args([a, b, '--out', 'm.pth', '--recalibrate-bn', str(tmp_path / 'target'), '--config', config])
+    out = merge_checkpoints([a, b], str(tmp_path / 'm.pth'), recalibrate=MERGE.recalibrator(args, config), **QUIET)[0]
     ckpt = load_checkpoint_file(out)
     state = ckpt['state_dict']
     # The first BatchNorm (after the first stem convolution) by hand: a cumulative average over the images

@@ -115,7 +115,7 @@ def test_every_subset_once_and_a_rerun_evaluates_only_what_is_missing(setup):
     torch.testing.assert_close(merged['model.' + key], (setup['states'][0][key] + setup['states'][1][key]) / 2)
 
 
-def test_another_rule_is_another_evaluation(setup):
+def test_another_rule_or_recalibration_is_another_evaluation(setup):
     out = setup['tmp'] / 'out_rules'
     first = _Counting()
     _run(setup, out, first)
@@ -125,6 +125,13 @@ def test_another_rule_is_another_evaluation(setup):
     script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',
                  '--buffers', 'mean'])
     assert len(first.calls) == 7 and len(mean.calls) == 4  # the singles are cached, the merges are not
+    recalibrated = _Counting()
+    script._test_tool = lambda: recalibrated
+    script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',
+                 '--recalibrate-bn', str(setup['tmp'] / 't1' / 'leftImg8bit')])
+    assert len(recalibrated.calls) == 4
+    meta = load_checkpoint_file(str(out / 'checkpoints' / 't1+t3.pth'))['meta']['merge']
+    assert meta['data_used']['folders'][0]['images'] == 2
 
 
 def test_table_rows_and_markdown_by_hand():

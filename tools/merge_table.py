@@ -27,6 +27,7 @@ from daseg.locks import folder_lock  # noqa: E402
 from daseg.merging.arguments import add_merge_arguments, merge_kwargs  # noqa: E402
 from daseg.merging.inputs import check_distinct, sha256_of  # noqa: E402
 from daseg.merging.merger import Progress, merge_checkpoints  # noqa: E402
+from merge import recalibrator  # noqa: E402  (merge.py's, one definition of the recalibration options)
 from daseg.merging.table import (EvaluationCache, cache_key, check_names, heatmap, markdown, subset_label,  # noqa: E402
                                  subsets, table_rows, write_csv)
 
@@ -91,7 +92,8 @@ def main(argv=None):
     targets = list(tool.select_targets(cfg, args.targets))
     names = _names(args, targets)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    merge_options = merge_kwargs(args, config=config if args.recalibrate_bn else None)
+    merge_options = merge_kwargs(args)
+    recalibrate = recalibrator(args, config if args.recalibrate_bn else None)
     with folder_lock(args.out, 'tools/merge_table.py'):
         os.makedirs(osp.join(args.out, 'checkpoints'), exist_ok=True)
         cache = EvaluationCache(osp.join(args.out, 'cache'))
@@ -99,7 +101,7 @@ def main(argv=None):
         check_distinct(args.checkpoints, hashes)
         base = merge_options['base']
         described = {**merge_options, 'base': sha256_of(base) if base and osp.isfile(base) else base,
-                     'config': None}
+                     'recalibrate': recalibrate and recalibrate.record()}
         common = {'config': osp.abspath(config), 'config_sha256': sha256_of(config), 'targets': targets,
                   'evaluated': 'student'}
         keys = {s: cache_key({**common, 'inputs': [hashes[i] for i in s], 'merge': described if len(s) > 1 else None})
@@ -113,7 +115,7 @@ def main(argv=None):
             if len(subset) > 1:
                 checkpoint = osp.join(args.out, 'checkpoints', f'{label}.pth')
                 merge_checkpoints([args.checkpoints[i] for i in subset], checkpoint, force=True, log=_quiet,
-                                  **merge_options)
+                                  recalibrate=recalibrate, **merge_options)
             run = tool.parse_args([config, checkpoint, '--workers', str(args.workers), '--targets', *targets])
             entry = tool.evaluate(run, cfg, [checkpoint], torch.device(device))['checkpoints'][0]
             cache.put(label, keys[subset], entry)

@@ -142,8 +142,7 @@ def _trim_thresholds(paths, plan, base_state, density, log):
 
 def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussian', which='student',
                       sep_heads=False, force=False, base=None, scaling=None, density=None, drop=None, seed=None,
-                      recalibrate_bn=None, recalibrate_images=None, config=None, allow_duplicates=True,
-                      log=print):
+                      recalibrate=None, allow_duplicates=True, log=print):
     """Merge checkpoints and write the result atomically.
 
     Args:
@@ -161,10 +160,8 @@ def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussi
             ``'imagenet'``: the ImageNet model inside every input, which must be identical in all.
         scaling, density, drop, seed: the rule's lambda, TIES's kept share, DARE's drop probability and
             seed (None: the defaults of :data:`daseg.merging.rules.DEFAULTS`).
-        recalibrate_bn (list[str] | None): folders of unlabelled images to re-estimate the BatchNorm
-            statistics of the merged student and teacher on (uses data; recorded in the meta).
-        recalibrate_images (int | None): at most this many images of each folder.
-        config (str | None): config building the model and its test preprocessing, for ``recalibrate_bn``.
+        recalibrate (daseg.merging.recalibrate.Recalibrator | None): re-estimates the BatchNorm statistics of
+            the merged student and teacher on unlabelled images (uses data; recorded in the meta).
         allow_duplicates (bool): accept an input given twice (same file or same content).
         log (callable): receives progress lines.
 
@@ -181,20 +178,8 @@ def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussi
     weights = check_weights(weights, len(paths))
     if not allow_duplicates:
         check_distinct(paths)
-    if recalibrate_bn and not config:
-        raise UserError('--recalibrate-bn needs --config: the config that builds the model and its test '
-                        'preprocessing')
-    if not recalibrate_bn and (config or recalibrate_images is not None):
-        raise UserError(f'{"--config" if config else "--recalibrate-images"} applies to --recalibrate-bn only')
-    if recalibrate_images is not None and recalibrate_images < 1:
-        raise UserError(f'--recalibrate-images must be 1 or more, got {recalibrate_images}')
     outputs = output_paths(out, len(paths), sep_heads)
     check_outputs(outputs, force)
-    recalibrate = None
-    if recalibrate_bn:
-        from ..cli import load_config
-        from .recalibrate import Recalibrator
-        recalibrate = Recalibrator(load_config(config), recalibrate_bn, recalibrate_images)
     records, plan = _check_inputs(paths, which, params, base, allow_duplicates, log)
     base_state, base_record = _load_base(base, paths, plan) if params in TASK_VECTOR_MODES else (None, None)
     thresholds = None

@@ -52,30 +52,31 @@ def _batchnorms(model):
 
 
 class Recalibrator:
-    """Builds the config's segmentor once and re-estimates the BatchNorm statistics of state dicts.
+    """Builds the segmentor once and re-estimates the BatchNorm statistics of state dicts.
 
     Args:
-        cfg (mmengine.Config): the config of the merged models.
+        model_cfg (dict): the segmentor's config (``daseg.cli.segmentor_config`` of the models' config).
+        pipeline (list[dict]): the test preprocessing without labels, see :func:`test_pipeline`.
         folders (list[str]): folders of unlabelled images.
         per_folder (int | None): at most this many images of each folder.
+        scope (str): the config's ``default_scope``.
         device (str | None): default cuda when available.
     """
 
-    def __init__(self, cfg, folders, per_folder=None, device=None):
+    def __init__(self, model_cfg, pipeline, folders, per_folder=None, scope='mmseg', device=None):
         from mmcv.transforms import Compose
         from mmengine.model import revert_sync_batchnorm
         from mmengine.registry import init_default_scope
         from mmseg.registry import MODELS
         from mmseg.utils import register_all_modules
 
-        from ..cli import segmentor_config
         self.folders = list_images(folders, per_folder)
         register_all_modules(init_default_scope=False)
-        init_default_scope(cfg.get('default_scope', 'mmseg'))
-        self.pipeline_types = [str(t.get('type')) for t in test_pipeline(cfg)]
-        self.pipeline = Compose(test_pipeline(cfg))
+        init_default_scope(scope)
+        self.pipeline_types = [str(t.get('type')) for t in pipeline]
+        self.pipeline = Compose(pipeline)
         device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.model = revert_sync_batchnorm(MODELS.build(segmentor_config(cfg))).to(device)
+        self.model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
         if not _batchnorms(self.model):
             raise UserError('--recalibrate-bn: the config\'s model has no BatchNorm layer')
 
