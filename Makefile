@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # torch is installed first and on its own so that a build the machine already has (CPU wheels on CI) is
 # used; override for another build, e.g. `make test TORCH_SPEC='torch==2.11.0'`.
-TORCH_SPEC ?= torch>=2.1,<2.14
+TORCH_SPEC ?= torch>=2.1,<=2.14.1
 DEMO := data/demo
 DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete

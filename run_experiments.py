@@ -1,14 +1,16 @@
 #!/usr/bin/env python
 """Train one experiment from an mmseg-style config.
 
-    python run_experiments.py --config configs/daformer/gta2cs_source_only_daformer_mitb5.py
-    python run_experiments.py --config CFG --amp bf16          # mixed precision on one GPU
+    python run_experiments.py configs/daformer/gta2cs_source_only_daformer_mitb5.py   # or --config CFG
+    python run_experiments.py CFG --amp                        # mixed precision (bf16) on one GPU
+    python run_experiments.py CFG --max-iters 20000            # half the schedule: warm-up, LR decay, intervals
     tools/dist_train.sh CFG 4 [--scale-lr] [more options]      # 4 GPUs (torchrun ... --launcher pytorch)
 
 Output goes to ``work_dirs/<yymmdd_HHMMSS>_<config name>/`` unless ``--work-dir`` is given: the resolved
 config, the log, checkpoints (``iter_N.pth``, ``last_checkpoint``) and ``training_curve.png``. One training at a
 time holds a work dir (a second one stops with a line naming it); ``--resume`` continues from its latest complete
 checkpoint. ``load_from`` must fit the model exactly unless ``--load-part PREFIX`` asks for part of it.
+The package (torch, mmseg) is imported only after the arguments are parsed, so that ``--help`` answers at once.
 """
 import argparse
 import contextlib
@@ -17,16 +19,11 @@ import os
 import os.path as osp
 import time
 
-from daseg.cli import load_config, run_main
-from daseg.engine.speed import configure_speed
-from daseg.errors import UserError
-from daseg.locks import folder_lock
-from daseg.weights.io import find_latest_checkpoint, remove_partial_checkpoints
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--config', required=True, help='experiment config (.py)')
+    p.add_argument('config', nargs='?', metavar='CONFIG', help="experiment config (.py), as for mmseg's train.py")
+    p.add_argument('--config', dest='config_option', metavar='CONFIG', help='the same, as an option')
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<timestamp>_<config name>)')
     p.add_argument('--seed', type=int, help='random seed (default: the config\'s randomness.seed)')
     p.add_argument('--deterministic', action='store_true', help='deterministic algorithms (slower)')
@@ -36,8 +33,16 @@ def parse_args(argv=None):
     p.add_argument('--load-part', nargs='+', metavar='PREFIX',
                    help="with load_from: load only the weights under these key prefixes, e.g. 'backbone.' "
                         '(the log lists what was and was not loaded); default: the whole model, strictly')
+    p.add_argument('--max-iters', type=int, metavar='N',
+                   help="train N iterations, scaling the config's LR schedule (end, warm-up) and its checkpoint "
+                        'and validation intervals by N / train_cfg.max_iters')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='override config entries, e.g. train_cfg.max_iters=1000')
+                   help='override existing config entries (a typo is refused), e.g. model.test_cfg.mode=slide; '
+                        'values: numbers, True/False/None, strings, [a,b], (a,b), dict(k=v, ...)')
+    p.add_argument('--cfg-add', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='set config entries that may be new, e.g. default_hooks.checkpoint.save_best=mIoU')
+    p.add_argument('--vis', nargs='+', choices=['tensorboard', 'wandb', 'mlflow'], metavar='TRACKER',
+                   help='also log to tensorboard, wandb and/or mlflow (offline by default; see daseg.engine.tracking)')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                    help="'pytorch' under torchrun for several GPUs (tools/dist_train.sh)")
     p.add_argument('--sync-bn', action='store_true',
@@ -46,17 +51,25 @@ def parse_args(argv=None):
                    help='multiply the learning rate by the number of processes (linear scaling rule; the '
                         "config's batch_size is the reference); off by default")
     speed = p.add_argument_group('speed (see daseg.engine.speed)')
-    speed.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
-                       help='mixed precision: bf16, or fp16 with dynamic loss scaling (default: none)')
+    speed.add_argument('--amp', nargs='?', const='bf16', choices=['none', 'bf16', 'fp16'], default='none',
+                       help='mixed precision: bf16 (also a bare --amp), or fp16 with dynamic loss scaling '
+                            '(default: none)')
     speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
     speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
     speed.add_argument('--checkpoint-blocks', action='store_true',
                        help='activation checkpointing of the MiT blocks (less memory, slower)')
     speed.add_argument('--tf32', action='store_true', help='TF32 for the float32 matmuls and convolutions (CUDA)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.config and args.config_option and args.config != args.config_option:
+        p.error(f'two configs given: {args.config} and --config {args.config_option}')
+    args.config = args.config or args.config_option
+    if not args.config:
+        p.error('a config is required: run_experiments.py CONFIG [options]')
+    return args
 
 
 def default_work_dir(config_path: str, launcher: str = 'none') -> str:
+    from daseg.errors import UserError
     name = osp.splitext(osp.basename(config_path))[0]
     # All processes of a distributed run must agree on the folder; tools/dist_train.sh sets their timestamp.
     stamp = os.environ.get('DASEG_RUN_TIMESTAMP')
@@ -71,10 +84,21 @@ def has_checkpoint(work_dir: str) -> bool:
 
 
 def prepare_config(args):
-    cfg = load_config(args.config, args.cfg_options)
+    from daseg.cli import load_config
+    from daseg.engine.schedule_length import schedule_mismatch, set_max_iters
+    from daseg.engine.speed import configure_speed
+    from daseg.engine.tracking import configure_tracking
+    from daseg.errors import UserError
+    cfg = load_config(args.config, args.cfg_options, args.cfg_add)
+    if args.max_iters is not None:
+        set_max_iters(cfg, args.max_iters)
+    mismatch = schedule_mismatch(cfg)
+    if mismatch:
+        print(mismatch)
     cfg.launcher = args.launcher
     configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
                     checkpoint_blocks=args.checkpoint_blocks, tf32=args.tf32)
+    configure_tracking(cfg, args.vis)
     if args.sync_bn:
         if args.launcher == 'none':
             raise UserError('--sync-bn needs --launcher pytorch (several processes)')
@@ -105,6 +129,8 @@ def prepare_config(args):
 def choose_start(args, cfg, main_process=True):
     """Resume from the work dir's latest complete checkpoint, or start afresh; say which. Call it while
     holding the work dir: the main process first removes the partial files of interrupted saves."""
+    from daseg.errors import UserError
+    from daseg.weights.io import find_latest_checkpoint, remove_partial_checkpoints
     removed = remove_partial_checkpoints(cfg.work_dir) if main_process else []
     if removed:
         print(f'removed {len(removed)} partial file(s) of an interrupted save: '
@@ -126,9 +152,14 @@ def choose_start(args, cfg, main_process=True):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    cfg = prepare_config(args)
+    train(parse_args(argv))
+
+
+def train(args):
     from mmengine.registry import RUNNERS
+
+    from daseg.locks import folder_lock
+    cfg = prepare_config(args)
     # One training per work dir; the other processes of a distributed run share rank 0's.
     main_process = int(os.environ.get('RANK', '0')) == 0
     with folder_lock(cfg.work_dir, 'training') if main_process else contextlib.nullcontext():
@@ -139,4 +170,6 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    run_main(main)
+    ARGS = parse_args()  # --help and usage errors answer before the package loads
+    from daseg.cli import run_main
+    run_main(lambda: train(ARGS))

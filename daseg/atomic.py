@@ -4,15 +4,14 @@ writers of one path cannot both succeed."""
 import errno
 import os
 import os.path as osp
-import tempfile
+import secrets
 
 from .errors import UserError
 
 # Errors of a full disk or an exhausted quota: said as such, the partial file is removed.
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-# mkstemp creates its file readable by its owner only; outputs get the permissions of a plain open().
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+# Flags of the temporary file: new (never someone else's file), binary on Windows, not inherited by children.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0) | getattr(os, 'O_CLOEXEC', 0)
 
 
 def write_error(path, exc):
@@ -40,6 +39,24 @@ def fsync_folder(folder):
         os.close(fd)
 
 
+def _create_temporary(path):
+    """Create a new temporary file beside ``path``; returns (file descriptor, its path).
+
+    Created with mode 0o666 like a plain ``open()``, so the kernel applies the umask (or the folder's default
+    ACL) at creation, as it would to ``open(path, 'wb')``: mkstemp's 0o600 would hide outputs from colleagues,
+    and reading the umask to chmod afterwards is either process-global (``os.umask`` sets it to read it, racing
+    other threads' file creations) or Linux-only (/proc), and overrides a default ACL.
+    """
+    folder, name = osp.split(osp.abspath(path))
+    for _ in range(100):
+        tmp = osp.join(folder, f'.{name}.{secrets.token_hex(4)}.part')
+        try:
+            return os.open(tmp, _CREATE, 0o666), tmp
+        except FileExistsError:
+            continue  # another writer's temporary of the same name; 32 random bits make this rare
+    raise FileExistsError(errno.EEXIST, 'no free temporary name', folder)
+
+
 def _link_no_replace(tmp, path):
     """Give the complete file ``tmp`` the name ``path`` unless that name exists, atomically."""
     try:
@@ -53,7 +70,7 @@ def _link_no_replace(tmp, path):
     # A file system without hard links: reserving the name with O_EXCL is still exclusive; the rename that
     # follows replaces the empty reservation.
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     except FileExistsError:
         raise UserError(f'refusing to overwrite {path}: another writer created it meanwhile') from None
     os.replace(tmp, path)
@@ -81,11 +98,10 @@ def atomic_write(path, write, overwrite=False, sync=True):
         raise UserError(f'output folder does not exist: {folder}')
     try:
         # Same folder as the destination so that the rename stays on one file system.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.part')
+        fd, tmp = _create_temporary(path)
     except OSError as exc:
         raise write_error(path, exc) from None
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
             write(f)
             if sync:

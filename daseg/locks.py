@@ -53,7 +53,7 @@ def _acquire(path, what):
     """Open and lock ``path``; returns the file descriptor. Retries when the holder removed the file between
     our open and our lock (we would hold a lock on a file nobody else sees)."""
     for _ in range(10):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # umask applies, as for a plain open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -81,7 +81,7 @@ def test_peak_table():
 
 def test_bad_options_stop_with_one_line():
     with pytest.raises(UserError, match='--iters must be >= 1'):
-        BENCHMARK.parse_args([DEMO, '--iters', '0'])
+        BENCHMARK.main([DEMO, '--iters', '0'])
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match='no CUDA GPU'):
             BENCHMARK.pick_device('cuda')

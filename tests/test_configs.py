@@ -1,21 +1,78 @@
-"""Every experiment config loads, builds its model, and names datasets and transforms that exist."""
+"""Every experiment config loads, builds its model, names datasets and transforms that exist, and has what
+mmseg's tools and APIs read (test pipeline and loop, the validation trio)."""
+import copy
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmseg.apis import MMSegInferencer
+from mmseg.apis.utils import _preprare_data
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 
 from daseg.cli import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+# The dataset bases that define data loaders (eval_targets_*.py only hold test.sh's eval_targets).
+DATASET_BASES = sorted(p for p in (ROOT / 'configs/_base_/datasets').glob('*.py')
+                       if not p.name.startswith('eval_targets'))
+# A small BGR image, as mmcv loads one.
+IMAGE = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+
+
+def check_mmseg_api(cfg, runner=True):
+    """Fail unless ``cfg`` has what mmseg reads: ``test_pipeline`` (``inference_model``), ``test_dataloader`` with
+    a pipeline ``MMSegInferencer`` accepts, ``test_evaluator`` and, with ``runner``, ``test_cfg``, and the
+    validation keys all or none (mmengine's Runner). Both pipelines are run on an image by mmseg's own code."""
+    assert cfg.get('test_pipeline'), 'no test_pipeline (mmseg.apis.inference_model reads it)'
+    keys = ['test_dataloader', 'test_evaluator'] + ['test_cfg'] * runner
+    assert all(cfg.get(k) for k in keys), f'missing one of {keys}'
+    if runner:
+        val = [bool(cfg.get(k)) for k in ('val_dataloader', 'val_evaluator', 'val_cfg')]
+        assert len(set(val)) == 1, f'val_dataloader, val_evaluator, val_cfg: all or none, got {val}'
+    init_default_scope('mmseg')
+    # mmseg edits the pipelines it reads (in place): a copy of each
+    cfg = Config(dict(test_pipeline=copy.deepcopy(cfg.test_pipeline),
+                      test_dataloader=dict(dataset=dict(pipeline=copy.deepcopy(cfg.test_dataloader.dataset.pipeline)))))
+    data, _ = _preprare_data(IMAGE, SimpleNamespace(cfg=cfg))
+    assert data['inputs'][0].shape[0] == 3 and data['data_samples'][0].ori_shape == IMAGE.shape[:2]
+    inferencer = MMSegInferencer.__new__(MMSegInferencer)  # only its pipeline: no model
+    packed = inferencer._init_pipeline(cfg)(IMAGE)
+    assert packed['data_samples'].ori_shape == IMAGE.shape[:2]
+
+
+def test_check_mmseg_api_refuses_what_mmseg_cannot_read():
+    good = dict(test_pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                               dict(type='PackSegInputs')], test_evaluator=dict(type='IoUMetric'))
+    good['test_dataloader'] = dict(dataset=dict(pipeline=good['test_pipeline']))
+    check_mmseg_api(Config(good), runner=False)
+    for broken, message in ((dict(good, test_pipeline=None), 'no test_pipeline'),
+                            (dict(good, test_evaluator=None), 'missing one of')):
+        with pytest.raises(AssertionError, match=message):
+            check_mmseg_api(Config(broken), runner=False)
+    # Our file-naming loaders are not mmseg's names: inference_model keeps the label loader, MMSegInferencer
+    # finds no LoadImageFromFile.
+    checked = [dict(type='LoadImageChecked'), dict(type='LoadAnnotationsChecked'), dict(type='PackSegInputs')]
+    with pytest.raises(KeyError, match='seg_map_path'):
+        check_mmseg_api(Config(dict(good, test_pipeline=checked)), runner=False)
+    with pytest.raises(ValueError, match='LoadImageFromFile is not found'):
+        check_mmseg_api(Config(dict(good, test_dataloader=dict(dataset=dict(pipeline=checked)))), runner=False)
+
+
+@pytest.mark.parametrize('path', DATASET_BASES, ids=lambda p: p.name)
+def test_dataset_base_has_what_mmseg_reads(path):
+    check_mmseg_api(Config.fromfile(str(path)), runner=False)
 
 
 def _datasets(cfg):
     train = cfg.train_dataloader.dataset
     yield from (train.source, train.target) if train.type == 'UDADataset' else (train,)
-    if cfg.get('val_dataloader'):
-        yield cfg.val_dataloader.dataset
+    for loader in ('val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            yield cfg[loader].dataset
     yield from cfg.get('eval_targets', {}).values()
 
 
@@ -23,6 +80,7 @@ def _datasets(cfg):
 def test_config_is_consistent(path):
     init_default_scope('mmseg')
     cfg = load_config(str(path))
+    check_mmseg_api(cfg)
     for dataset in _datasets(cfg):
         assert DATASETS.get(dataset['type']) is not None, dataset['type']
         for step in dataset['pipeline']:

@@ -1,6 +1,5 @@
-"""tools/test.py end to end: a tiny MiT + SegFormer segmentor on two tiny Cityscapes-layout targets."""
+"""test.sh's evaluation end to end: a tiny MiT + SegFormer segmentor on two tiny Cityscapes-layout targets."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,9 +10,11 @@ from mmengine.config import Config
 from PIL import Image
 
 from daseg.classes import CLASSES, PALETTE
+from daseg.cli import segmentor_config
 from daseg.errors import UserError
+from daseg.evaluation import is_labelled
+from evaluation_command import run_evaluation
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 WIDTH, HEIGHT = 64, 32
 
 SEGMENTOR = dict(
@@ -27,13 +28,6 @@ SEGMENTOR = dict(
                      num_classes=19, norm_cfg=dict(type='BN', requires_grad=True), align_corners=False,
                      loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(), test_cfg=dict(mode='whole'))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('daseg_tools_test', osp.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _make_target(root, city, count, rng):
@@ -100,8 +94,8 @@ def _mmseg_miou(pairs):
 
 def test_work_dir_two_targets_and_show_dir(setup, capsys):
     show = setup['tmp'] / 'show'
-    results, out_dir = _tool().main([str(setup['work_dir']), '--targets', 'cs_b', 'cs_a', '--show-dir', str(show),
-                                     '--workers', '0', '--device', 'cpu'])
+    results, out_dir = run_evaluation(str(setup['work_dir']), targets=['cs_b', 'cs_a'], show_dir=str(show), workers=0,
+                                      device='cpu')
     assert osp.dirname(out_dir) == str(setup['work_dir']) and osp.basename(out_dir).startswith('eval_')
     saved = json.load(open(osp.join(out_dir, 'results.json')))
     assert saved['targets'] == ['cs_b', 'cs_a']
@@ -145,8 +139,8 @@ def test_several_checkpoints_from_a_config(setup):
                                   for k, v in state.items()}}}, str(uda))
     config = str(setup['work_dir'] / 'tiny.py')
     out = setup['tmp'] / 'out'
-    results, out_dir = _tool().main([config, str(setup['checkpoint']), str(uda), '--out', str(out),
-                                     '--workers', '0', '--device', 'cpu'])
+    results, out_dir = run_evaluation(config, str(setup['checkpoint']), str(uda), out=str(out), workers=0,
+                                      device='cpu')
     assert out_dir == str(out)
     plain, student = results['checkpoints']
     assert plain['targets']['cs_a']['confusion_matrix'] == student['targets']['cs_a']['confusion_matrix']
@@ -154,31 +148,31 @@ def test_several_checkpoints_from_a_config(setup):
     assert [(osp.basename(r['checkpoint']), r['target']) for r in rows] == [
         ('iter_4.pth', 'cs_a'), ('iter_4.pth', 'cs_b'), ('uda.pth', 'cs_a'), ('uda.pth', 'cs_b')]
     with pytest.raises(UserError, match='--out .* already exists'):
-        _tool().main([config, str(uda), '--out', str(out), '--device', 'cpu'])
+        run_evaluation(config, str(uda), out=str(out), device='cpu')
 
 
 def test_user_errors(setup):
-    tool = _tool()
     work_dir = str(setup['work_dir'])
     with pytest.raises(UserError, match='unknown target idd; available: cs_a, cs_b'):
-        tool.main([work_dir, '--targets', 'idd', '--device', 'cpu'])
+        run_evaluation(work_dir, targets=['idd'], device='cpu')
     with pytest.raises(UserError, match='unknown config key: model.decode_head.num_clases'):
-        tool.main([work_dir, '--cfg-options', 'model.decode_head.num_clases=16', '--device', 'cpu'])
+        run_evaluation(work_dir, cfg_options=['model.decode_head.num_clases=16'], device='cpu')
     with pytest.raises(UserError, match='the model predicts 16 classes, the targets have 19'):
-        tool.main([work_dir, '--cfg-options', 'model.decode_head.num_classes=16', '--device', 'cpu'])
+        run_evaluation(work_dir, cfg_options=['model.decode_head.num_classes=16'], device='cpu')
     # Swapping the types leaves Resize's keys on LoadAnnotations: the config check names the first one.
     with pytest.raises(UserError, match=r"unknown config key 'keep_ratio' in eval_targets.cs_a.pipeline\[1\] "
                                         r'\(LoadAnnotations\)'):
-        tool.main([work_dir, '--device', 'cpu', '--cfg-options', 'eval_targets.cs_a.pipeline.1.type=LoadAnnotations',
-                   'eval_targets.cs_a.pipeline.2.type=Resize'])
+        run_evaluation(work_dir, device='cpu', cfg_options=['eval_targets.cs_a.pipeline.1.type=LoadAnnotations',
+                                                            'eval_targets.cs_a.pipeline.2.type=Resize'])
     with pytest.raises(UserError, match='pipeline resizes after LoadAnnotations'):
-        tool.check_label_resolution('cs_a', [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                                             dict(type='Resize', scale=(8, 8))])
+        is_labelled('cs_a', [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                             dict(type='Resize', scale=(8, 8))])
+    assert not is_labelled('cs_a', [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
 
 
 def test_uda_wrapper_config_evaluates_the_inner_segmentor():
     segmentor = {k: v for k, v in SEGMENTOR.items() if k != 'data_preprocessor'}
     cfg = Config(dict(model=dict(type='DACS', model=segmentor, data_preprocessor=SEGMENTOR['data_preprocessor'])))
-    inner = _tool().segmentor_config(cfg)
+    inner = segmentor_config(cfg)
     assert inner['type'] == 'EncoderDecoder'
     assert inner['data_preprocessor'] == SEGMENTOR['data_preprocessor']

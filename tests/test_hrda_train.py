@@ -1,6 +1,5 @@
 """HRDA + DACS end to end on a tiny demo pair: a few training iterations, the HRDA checkpoint layout, and
-evaluation through tools/test.py with each --hrda-out."""
-import importlib.util
+evaluation through test.sh's command with each --hrda-out."""
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import generate
 from daseg.errors import UserError
 from entry_points import ROOT, run_experiments
+from evaluation_command import run_evaluation
 
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_hrda.py')
 # Narrow heads, whole 96x64 images as training crops, a 32x32 detail crop; at test time 32x32 detail windows
@@ -25,13 +25,6 @@ FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'model.model.decode_head.decoder_params.embed_dims=16', 'model.model.decode_head.attention_embed_dim=8',
         f'model.model.data_preprocessor.size=[{SIZE[1]},{SIZE[0]}]', 'model.model.hr_crop_size=[32,32]', *TEST,
         'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
-
-
-def _test_tool():
-    spec = importlib.util.spec_from_file_location('daseg_tools_test_hrda', ROOT / 'tools' / 'test.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -63,13 +56,12 @@ def test_training_writes_an_hrda_uda_checkpoint(trained):
 
 
 @pytest.mark.parametrize('output', [None, 'lr', 'hr', 'att'])
-def test_evaluation_through_test_tool(trained, monkeypatch, output):
+def test_evaluation_through_the_test_command(trained, monkeypatch, output):
     base, work_dir = trained
     monkeypatch.chdir(base)
     out = base / f'eval_{output}'
-    args = [str(work_dir), '--targets', 'cityscapes', '--device', 'cpu', '--workers', '0', '--out', str(out),
-            '--cfg-options', *TEST]
-    results, _ = _test_tool().main(args + (['--hrda-out', output] if output else []))
+    results, _ = run_evaluation(str(work_dir), targets=['cityscapes'], device='cpu', workers=0, out=str(out),
+                                cfg_options=TEST, hrda_out=output)
     written = json.loads((out / 'results.json').read_text())
     miou = written['checkpoints'][0]['targets']['cityscapes']['mIoU']
     assert results['checkpoints'][0]['targets']['cityscapes']['mIoU'] == pytest.approx(miou)
@@ -81,5 +73,5 @@ def test_hrda_out_needs_an_hrda_model(trained, monkeypatch):
     monkeypatch.chdir(base)
     config = str(ROOT / 'configs/demo/gta_source_only.py')
     with pytest.raises(UserError, match='--hrda-out needs an HRDA model'):
-        _test_tool().main([config, str(work_dir / 'iter_2.pth'), '--targets', 'cityscapes', '--device', 'cpu',
-                           '--workers', '0', '--out', str(base / 'eval_bad'), '--hrda-out', 'lr'])
+        run_evaluation(config, str(work_dir / 'iter_2.pth'), targets=['cityscapes'], device='cpu', workers=0,
+                       out=str(base / 'eval_bad'), hrda_out='lr')

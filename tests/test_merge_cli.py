@@ -1,6 +1,8 @@
-"""merge.py end to end: merged values, metadata, separate heads, released key names, and bad input."""
+"""merge.py end to end: merged values, metadata, separate heads, released key names, bad input, and
+Model-Merging-MTDA's flags as aliases."""
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 
@@ -323,3 +325,59 @@ def test_recalibrate_bn_bad_input_gives_one_line(tmp_path, models, capsys, monke
     assert 'no images' in line and 'empty' in line
     assert '--config applies to --recalibrate-bn only' in _error([a, b, '--config', config, '--out', 'm.pth'],
                                                                 tmp_path, capsys, monkeypatch)
+
+
+def test_model_merging_mtda_flags_run_the_same_merge(tmp_path, models, capsys, monkeypatch):
+    """The original README's command: one deprecation line that shows the new command, which merges the same."""
+    monkeypatch.chdir(tmp_path)
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[2])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    capsys.readouterr()
+    MERGE.main(['--model_num', '2', '--model_1', a, '--model_2', b, '--merge_mode', 'liner_merge', '--merge_buffer',
+                '--save_name', 'old.pth'])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["merge.py: Model-Merging-MTDA's flags are deprecated; the same merge: "
+                     f'python merge.py {a} {b} --params linear --buffers gaussian --out old.pth']
+    command = shlex.split(lines[0].split('the same merge: ')[1])
+    MERGE.main(command[2:-1] + ['new.pth'])
+    old, new = (load_checkpoint_file(str(tmp_path / name))['state_dict'] for name in ('old.pth', 'new.pth'))
+    assert list(old) == list(new)
+    assert all(old[k].dtype == new[k].dtype and torch.equal(old[k], new[k]) for k in old)
+    bn = 'decode_head.fuse_layer.bottleneck.bn.'  # --merge_buffer: pooled by num_batches_tracked
+    n = [int(m[bn + 'num_batches_tracked']) for m in models[:2]]
+    mean = sum(k * m[bn + 'running_mean'] for k, m in zip(n, models)) / sum(n)
+    torch.testing.assert_close(old['model.' + bn + 'running_mean'], mean)
+
+
+def test_model_merging_mtda_weight_and_model_1_statistics(tmp_path, models, capsys, monkeypatch):
+    """Without --merge_buffer the original keeps model 1's BatchNorm statistics; --weight w is w * m1 + (1-w) * m2."""
+    monkeypatch.chdir(tmp_path)
+    a = _uda_checkpoint(tmp_path / 'a.pth', models[0], models[2])
+    b = _uda_checkpoint(tmp_path / 'b.pth', models[1], models[1])
+    MERGE.main(['--model_1', a, '--model_2', b, '--merge_mode', 'liner_merge', '--weight', '0.3',
+                '--save_name', 'w.pth'])
+    assert '--buffers first --weights 0.3 0.7 --out w.pth' in capsys.readouterr().err
+    state = load_checkpoint_file(str(tmp_path / 'w.pth'))['state_dict']
+    key = 'backbone.layer2.0.conv2.weight'
+    torch.testing.assert_close(state['model.' + key], 0.3 * models[0][key] + 0.7 * models[1][key])
+    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+        key = f'decode_head.fuse_layer.bottleneck.bn.{name}'
+        assert torch.equal(state['model.' + key], models[0][key])
+    _assert_state_close(state, models[2], 'ema_model.')  # the teacher is model 1's, as in the original
+
+
+def test_model_merging_mtda_flag_translation(capsys):
+    assert MERGE.translate_legacy(['a', 'b', '--out', 'm.pth']) == ['a', 'b', '--out', 'm.pth']
+    assert MERGE.translate_legacy(['--model_num', '3', '--model_1', 'a', '--model_2', 'b', '--model_3', 'c',
+                                   '--merge_mode', 'git_rebasin', '--sep_head', '--save_name', 'm.pth', '--force']) \
+        == ['a', 'b', 'c', '--force', '--params', 'rebasin', '--buffers', 'first', '--sep-heads', '--out', 'm.pth']
+    assert MERGE.translate_legacy(['--model_num', '3', '--model_1', 'a', '--model_2', 'b', '--model_3', 'c',
+                                   '--weight', '0.25'])[-4:] == ['--weights', '0.25', '0.25', '0.25']
+    for argv, message in ((['--model_num', '3', '--model_1', 'a', '--model_2', 'b'],
+                           '--model_num 3 needs --model_1 .. --model_3 (and no more)'),
+                          (['--model_1', 'a', '--model_2', 'b', '--save_name', 'x', '--out', 'y'],
+                           '--save_name and --out set the same option; give one of them')):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            MERGE.translate_legacy(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err == f'merge.py: error: {message}\n'

@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
+from daseg.evaluation import evaluate_checkpoints
 from daseg.merging.table import markdown, subsets, table_rows
 from daseg.weights import load_checkpoint_file
 
@@ -67,23 +68,22 @@ def setup(tmp_path_factory):
 
 
 class _Counting:
-    """tools/test.py whose evaluate() is counted and can be made to stop after a number of calls."""
+    """test.sh's evaluation (``daseg.evaluation.evaluate_checkpoints``) counted; it can be made to stop after a
+    number of calls."""
 
     def __init__(self, stop_after=None):
-        self.tool = _load('daseg_tools_test', osp.join(ROOT, 'tools', 'test.py'))
         self.calls, self.stop_after = [], stop_after
-        self.parse_args, self.select_targets = self.tool.parse_args, self.tool.select_targets
 
-    def evaluate(self, args, cfg, checkpoints, device):
+    def __call__(self, cfg, model_cfg, checkpoints, device, *args, **kwargs):
         if self.stop_after is not None and len(self.calls) == self.stop_after:
             raise KeyboardInterrupt
         self.calls.append(osp.basename(checkpoints[0]))
-        return self.tool.evaluate(args, cfg, checkpoints, device)
+        return evaluate_checkpoints(cfg, model_cfg, checkpoints, device, *args, **kwargs)
 
 
 def _run(setup, out, tool):
     script = _load('merge_table', osp.join(ROOT, 'tools', 'merge_table.py'))
-    script._test_tool = lambda: tool
+    script.evaluate_checkpoints = tool
     return script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu'])
 
 
@@ -121,12 +121,12 @@ def test_another_rule_or_recalibration_is_another_evaluation(setup):
     _run(setup, out, first)
     script = _load('merge_table', osp.join(ROOT, 'tools', 'merge_table.py'))
     mean = _Counting()
-    script._test_tool = lambda: mean
+    script.evaluate_checkpoints = mean
     script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',
                  '--buffers', 'mean'])
     assert len(first.calls) == 7 and len(mean.calls) == 4  # the singles are cached, the merges are not
     recalibrated = _Counting()
-    script._test_tool = lambda: recalibrated
+    script.evaluate_checkpoints = recalibrated
     script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',
                  '--recalibrate-bn', str(setup['tmp'] / 't1' / 'leftImg8bit')])
     assert len(recalibrated.calls) == 4

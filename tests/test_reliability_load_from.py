@@ -72,8 +72,8 @@ def test_plain_checkpoint_fills_the_student_and_the_teacher_keeps_its_own():
     wrapper, source = Wrapper(imnet=True), Segmentor()
     fit = fit_checkpoint(wrapper, source.state_dict(), 'source_only.pth')
     assert set(fit.state_dict) == set(prefixed(source, 'model.'))
-    assert fit.notes == ['source_only.pth has no weights for part of the model: the teacher (ema_model.*) copied '
-                         'from the student at iteration 0; the imagenet (imnet_model.*) keeps its ImageNet weights']
+    assert fit.notes == ['student and teacher initialised from source_only.pth (the teacher copied from the student '
+                         'at iteration 0); the imagenet (imnet_model.*) keeps its ImageNet weights']
     teacher = prefixed(wrapper.ema_model, 'ema_model.')
     wrapper.load_state_dict(fit.state_dict, strict=False)
     assert all(torch.equal(wrapper.model.state_dict()[k], v) for k, v in source.state_dict().items())

@@ -12,6 +12,7 @@ import torch
 
 from daseg.atomic import atomic_write
 from daseg.errors import UserError
+from daseg.evaluation import command
 from daseg.locks import LOCK_NAME, folder_lock
 from daseg.weights import load_checkpoint_file, save_checkpoint_atomic
 from entry_points import ROOT
@@ -106,9 +107,9 @@ def tool(monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
-    def no_evaluation(*args):
+    def no_evaluation(*args, **kwargs):
         raise AssertionError('evaluated although an output folder is unusable')
-    monkeypatch.setattr(module, 'evaluate', no_evaluation)
+    monkeypatch.setattr(command, 'evaluate_checkpoints', no_evaluation)
     return module
 
 

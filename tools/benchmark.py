@@ -24,13 +24,6 @@ import time
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-
-from daseg.cli import load_config, run_main  # noqa: E402
-from daseg.errors import UserError  # noqa: E402
-
-GIB = 2 ** 30
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -51,15 +44,24 @@ def parse_args(argv=None):
     p.add_argument('--json', metavar='FILE', help='also write the results to FILE as JSON')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config entries')
     speed = p.add_argument_group('speed (see daseg.engine.speed)')
-    speed.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='mixed precision')
+    speed.add_argument('--amp', nargs='?', const='bf16', choices=['none', 'bf16', 'fp16'], default='none',
+                       help='mixed precision (a bare --amp: bf16)')
     speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
     speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
     speed.add_argument('--checkpoint-blocks', action='store_true', help='activation checkpointing of MiT blocks')
     speed.add_argument('--tf32', action='store_true', help='TF32 matmuls and convolutions (CUDA, float32 parts)')
-    args = p.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0:
-        raise UserError(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}')
-    return args
+    return p.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+import torch  # noqa: E402
+
+from daseg.cli import load_config, run_main  # noqa: E402
+from daseg.errors import UserError  # noqa: E402
+
+GIB = 2 ** 30
 
 
 def pick_device(name, flops_only=False):
@@ -245,6 +247,8 @@ def report(results, out=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        raise UserError(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}')
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device, args.flops_only)

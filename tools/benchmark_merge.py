@@ -17,13 +17,6 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from daseg.cli import load_config, run_main, segmentor_config  # noqa: E402
-
-# merge.py in a fresh process that reports its own peak resident memory (KiB on Linux) on its last line.
-_CHILD = ('import resource, runpy, sys; sys.argv = ["merge.py"] + sys.argv[1:]; '
-          'runpy.run_path({merge!r}, run_name="__main__"); '
-          'print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)')
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -32,6 +25,17 @@ def parse_args(argv=None):
     p.add_argument('--tmp', required=True, help='folder for the generated checkpoints (removed afterwards)')
     p.add_argument('--extra', nargs='*', default=[], help='more merge.py options, e.g. --params rebasin')
     return p.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+from daseg.cli import load_config, run_main, segmentor_config  # noqa: E402
+
+# merge.py in a fresh process that reports its own peak resident memory (KiB on Linux) on its last line.
+_CHILD = ('import resource, runpy, sys; sys.argv = ["merge.py"] + sys.argv[1:]; '
+          'runpy.run_path({merge!r}, run_name="__main__"); '
+          'print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)')
 
 
 def make_inputs(cfg, n, folder):

@@ -17,11 +17,6 @@ import sys
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from daseg.cli import load_config, run_main  # noqa: E402
-from daseg.errors import UserError  # noqa: E402
-from daseg.weights import (BY_NAME, SUB_MODELS, check_fits, convert_released_state_dict,  # noqa: E402
-                           load_checkpoint_file, save_checkpoint_atomic, segmentor_state_dict, unwrap_state_dict)
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +27,15 @@ def parse_args(argv=None):
     p.add_argument('--config', help='check the result against the model this config builds')
     p.add_argument('--force', action='store_true', help='overwrite an existing OUT')
     return p.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+from daseg.cli import load_config, run_main  # noqa: E402
+from daseg.errors import UserError  # noqa: E402
+from daseg.weights import (BY_NAME, SUB_MODELS, check_fits, convert_released_state_dict,  # noqa: E402
+                           load_checkpoint_file, save_checkpoint_atomic, segmentor_state_dict, unwrap_state_dict)
 
 
 def check_against_config(state_dict, config, which, source):

@@ -10,20 +10,26 @@ import argparse
 import os
 import sys
 
-from daseg.errors import UserError
-from daseg.models.backbones.mit import ARCH_SETTINGS, MiT, detect_arch
-from daseg.weights import save_checkpoint_atomic
-from daseg.weights.mit_keys import load_mit_weights
+# The MiT variants of daseg.models.backbones.mit.ARCH_SETTINGS, named here so that --help needs no torch.
+ARCHS = ('b0', 'b1', 'b2', 'b3', 'b4', 'b5')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='MiT weights in the original, HuggingFace or mmseg layout')
     parser.add_argument('dst', help='output file (mmseg layout)')
-    parser.add_argument('--arch', choices=sorted(ARCH_SETTINGS),
-                        help='expected MiT variant (default: detected from the weights)')
+    parser.add_argument('--arch', choices=ARCHS, help='expected MiT variant (default: detected from the weights)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing DST')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+from daseg.errors import UserError  # noqa: E402
+from daseg.models.backbones.mit import MiT, detect_arch  # noqa: E402
+from daseg.weights import save_checkpoint_atomic  # noqa: E402
+from daseg.weights.mit_keys import load_mit_weights  # noqa: E402
 
 
 def convert(src, dst, arch=None, force=False):

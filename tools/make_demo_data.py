@@ -9,9 +9,6 @@ import re
 import sys
 import time
 
-from daseg.demo import generate
-from daseg.errors import UserError
-
 
 def _size(text):
     """'WxH' (every domain) or 'W' (each domain keeps its aspect ratio)."""
@@ -42,6 +39,13 @@ def parse_args(argv=None):
     p.add_argument('--nproc', type=_positive(int), default=2, help='worker processes (default: %(default)s)')
     p.add_argument('--overwrite', action='store_true', help='replace a demo set already in --out')
     return p.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+from daseg.demo import generate  # noqa: E402
+from daseg.errors import UserError  # noqa: E402
 
 
 def main(argv=None):

@@ -12,7 +12,6 @@ targets) evaluates only what is missing. The k-th model is named after the k-th 
 targets as models (--names otherwise).
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -20,16 +19,8 @@ import sys
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from daseg.atomic import atomic_write_text  # noqa: E402
-from daseg.cli import find_config, load_config, run_main  # noqa: E402
-from daseg.errors import UserError  # noqa: E402
-from daseg.locks import folder_lock  # noqa: E402
-from daseg.merging.arguments import add_merge_arguments, merge_kwargs  # noqa: E402
-from daseg.merging.inputs import check_distinct, sha256_of  # noqa: E402
-from daseg.merging.merger import Progress, merge_checkpoints  # noqa: E402
-from merge import recalibrator  # noqa: E402  (merge.py's, one definition of the recalibration options)
-from daseg.merging.table import (EvaluationCache, cache_key, check_names, heatmap, markdown, subset_label,  # noqa: E402
-                                 subsets, table_rows, write_csv)
+# merge.py's merge options (one definition), importable without torch.
+from merge import add_merge_arguments, recalibrator  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -46,12 +37,19 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _test_tool():
-    """tools/test.py as a module: its evaluation is the one test.sh runs."""
-    spec = importlib.util.spec_from_file_location('daseg_tools_test', osp.join(osp.dirname(__file__), 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+if __name__ == '__main__':
+    parse_args()  # --help and usage errors answer before torch and the package load
+
+from daseg.atomic import atomic_write_text  # noqa: E402
+from daseg.cli import find_config, load_config, run_main, segmentor_config  # noqa: E402
+from daseg.errors import UserError  # noqa: E402
+from daseg.evaluation import evaluate_checkpoints, select_targets  # noqa: E402  (test.sh's evaluation)
+from daseg.locks import folder_lock  # noqa: E402
+from daseg.merging.arguments import merge_kwargs  # noqa: E402
+from daseg.merging.inputs import check_distinct, sha256_of  # noqa: E402
+from daseg.merging.merger import Progress, merge_checkpoints  # noqa: E402
+from daseg.merging.table import (EvaluationCache, cache_key, check_names, heatmap, markdown, subset_label,  # noqa: E402
+                                 subsets, table_rows, write_csv)
 
 
 def _names(args, targets):
@@ -87,9 +85,8 @@ def main(argv=None):
         if not osp.isfile(path):
             raise UserError(f'checkpoint not found: {path}')
     check_distinct(args.checkpoints)
-    tool = _test_tool()
     cfg = load_config(config)
-    targets = list(tool.select_targets(cfg, args.targets))
+    targets = list(select_targets(cfg, args.targets))
     names = _names(args, targets)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     merge_options = merge_kwargs(args)
@@ -116,8 +113,8 @@ def main(argv=None):
                 checkpoint = osp.join(args.out, 'checkpoints', f'{label}.pth')
                 merge_checkpoints([args.checkpoints[i] for i in subset], checkpoint, force=True, log=_quiet,
                                   recalibrate=recalibrate, **merge_options)
-            run = tool.parse_args([config, checkpoint, '--workers', str(args.workers), '--targets', *targets])
-            entry = tool.evaluate(run, cfg, [checkpoint], torch.device(device))['checkpoints'][0]
+            entry = evaluate_checkpoints(cfg, segmentor_config(cfg), [checkpoint], torch.device(device), targets,
+                                         workers=args.workers, config=config)['checkpoints'][0]
             cache.put(label, keys[subset], entry)
             progress.step(done, f'{label}: mean {entry["mean"]["mIoU"]:.2f}, H {entry["harmonic_mean"]["mIoU"]:.2f}')
         rows = [(s, cache.get(subset_label(names, s), keys[s])) for s in keys]

@@ -3,28 +3,23 @@
 
     ./test.sh work_dirs/my_run                                  # its last checkpoint on every eval target
     ./test.sh CONFIG a.pth b.pth --targets cityscapes idd --show-dir preds
+    ./test.sh work_dirs/my_run --tta                            # multi-scale (0.5-1.75) + flip, as --aug-test
+    ./test.sh work_dirs/my_run --targets acdc --test-set --pred-dir submission   # test-server predictions
 
 Prints per-class IoU and a summary (mIoU per target, mean, harmonic mean H) and writes results.json,
 results.csv, results.md and the comparison of the checkpoints (comparison.csv, comparison.md, and the bar
-chart comparison.png) to --out.
+chart comparison.png) to --out. The work is daseg.evaluation.run_test's.
 """
 import argparse
-import contextlib
-import os
 import os.path as osp
 import sys
-import time
+
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# Importing daseg also registers the project's datasets and models in mmseg's registries.
-from daseg.weights import EVALUABLE, find_latest_checkpoint, load_segmentor_weights  # noqa: E402
-from daseg.cli import find_config, load_config, run_main, segmentor_config  # noqa: E402
-from daseg.errors import UserError  # noqa: E402
-from daseg.locks import fresh_output_folder  # noqa: E402
-
-# Checkpoint meta entries copied into results.json.
-_META_KEYS = ('iter', 'epoch', 'seed', 'experiment_name', 'exp_name', 'time')
+# As daseg.weights.EVALUABLE (which checks the choice again): the parser is built without importing the package
+# (torch, mmseg), so that --help answers at once.
+SUB_MODELS = ('student', 'teacher')
 
 
 def parse_args(argv=None):
@@ -35,9 +30,17 @@ def parse_args(argv=None):
                    help="checkpoints to evaluate (default with a work dir: its last checkpoint)")
     p.add_argument('--targets', nargs='+', metavar='NAME', help="names in the config's eval_targets (default: all)")
     p.add_argument('--show-dir', help='write image | ground truth | prediction PNGs to DIR/<target>/')
+    p.add_argument('--pred-dir', help='write the raw predictions, one uint8 trainId PNG per image, to '
+                                      "DIR/<target>/ in the tree of the dataset's images")
+    p.add_argument('--test-set', action='store_true',
+                   help="predict the targets' test splits ('val' becomes 'test' in their split and image path) "
+                        'without labels, so without metric: give --pred-dir')
+    p.add_argument('--tta', action='store_true',
+                   help="test-time augmentation as the originals' --aug-test: 0.5, 0.75, 1.0, 1.25, 1.5, 1.75 x "
+                        'the test size, each also flipped, softmax averaged (12 forward passes per image)')
     p.add_argument('--out', help='folder for results.json/.csv/.md (default: <work dir or checkpoint folder>/'
                                  'eval_<timestamp>)')
-    p.add_argument('--eval-model', '--which', dest='which', choices=list(EVALUABLE), default='student',
+    p.add_argument('--eval-model', '--which', dest='which', choices=SUB_MODELS, default='student',
                    help='sub-model of a UDA checkpoint to evaluate')
     p.add_argument('--hrda-out', choices=['fused', 'lr', 'hr', 'att'],
                    help='HRDA models: evaluate the fused prediction (default), the context (lr) or detail (hr) '
@@ -49,150 +52,21 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def resolve_checkpoints(args, work_dir):
-    if args.checkpoints:
-        checkpoints = args.checkpoints
-    elif work_dir is not None:
-        checkpoints = [find_latest_checkpoint(work_dir)]
-    else:
-        raise UserError(f'no checkpoint given: pass checkpoints after {args.config}, or a work dir instead')
-    for path in checkpoints:
-        if not osp.isfile(path):
-            raise UserError(f'checkpoint not found: {path}')
-    return checkpoints
-
-
-def default_out_dir(base):
-    """``<base>/eval_<timestamp>``, made unique with a suffix so that no earlier evaluation is touched."""
-    out = osp.join(base, time.strftime('eval_%Y%m%d_%H%M%S'))
-    candidate, n = out, 1
-    while osp.exists(candidate):
-        candidate, n = f'{out}_{n}', n + 1
-    return candidate
-
-
-def select_targets(cfg, names):
-    available = dict(cfg.get('eval_targets') or {})
-    if not available:
-        raise UserError('the config defines no eval_targets (dict of target name -> dataset config)')
-    unknown = [n for n in names or [] if n not in available]
-    if unknown:
-        raise UserError(f'unknown target {", ".join(unknown)}; available: {", ".join(available)}')
-    return {n: available[n] for n in (names or available)}
-
-
-def build_model(cfg, device):
-    from mmengine.model import revert_sync_batchnorm
-    from mmseg.registry import MODELS
-    model = revert_sync_batchnorm(MODELS.build(segmentor_config(cfg)))  # SyncBN needs a process group
-    return model.to(device).eval()
-
-
-def check_label_resolution(name, pipeline):
-    """Labels are compared at their original resolution: no resize may follow the annotation loading."""
-    types = [str(t.get('type', '')) for t in pipeline]
-    load = next((i for i, t in enumerate(types) if 'LoadAnnotations' in t), None)
-    if load is None:
-        raise UserError(f'target {name}: its pipeline loads no annotations (LoadAnnotations)')
-    if any('Resize' in t for t in types[load + 1:]):
-        raise UserError(f'target {name}: its pipeline resizes after {types[load]}; labels are evaluated at '
-                        'their original resolution, so load annotations after the resize')
-
-
-def build_dataloader(name, dataset_cfg, workers):
-    from mmengine.dataset import pseudo_collate
-    from mmseg.registry import DATASETS
-    from torch.utils.data import DataLoader
-    check_label_resolution(name, dataset_cfg.get('pipeline', []))
-    try:
-        dataset = DATASETS.build(dataset_cfg)
-    except (OSError, KeyError) as exc:
-        raise UserError(f'target {name}: cannot build its dataset: {" ".join(str(exc).split())}') from None
-    if len(dataset) == 0:
-        raise UserError(f'target {name}: no images found (data_root {dataset_cfg.get("data_root")})')
-    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=workers, collate_fn=pseudo_collate)
-
-
-def check_classes(model, loaders):
-    """Every target must use the model's classes; returns the class names."""
-    names = None
-    for target, loader in loaders.items():
-        classes = list(loader.dataset.metainfo['classes'])
-        names = names or classes
-        if classes != names:
-            raise UserError(f'target {target} has other classes than {next(iter(loaders))}')
-    num_classes = getattr(model.decode_head, 'num_classes', len(names))
-    if num_classes != len(names):
-        raise UserError(f'the model predicts {num_classes} classes, the targets have {len(names)}')
-    return names
-
-
-def evaluate(args, cfg, checkpoints, device):
-    from mmengine.registry import init_default_scope
-    from mmseg.utils import register_all_modules
-
-    from daseg.evaluation import checkpoint_label, evaluate_target, summarize_targets, target_result
-
-    register_all_modules(init_default_scope=False)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    targets = select_targets(cfg, args.targets)
-    model = build_model(cfg, device)
-    if args.hrda_out:
-        if not hasattr(model.decode_head, 'forward_outputs'):
-            raise UserError('--hrda-out needs an HRDA model (decode_head type HRDAHead)')
-        model.decode_head.output = args.hrda_out
-    loaders = {name: build_dataloader(name, ds, args.workers) for name, ds in targets.items()}
-    classes = check_classes(model, loaders)
-    classes16 = bool(cfg.get('eval_classes16', False))
-    entries = []
-    for index, checkpoint in enumerate(checkpoints):
-        meta = load_segmentor_weights(model, checkpoint, args.which)
-        label = checkpoint_label(checkpoint)
-        show_root = args.show_dir
-        if show_root and len(checkpoints) > 1:
-            show_root = osp.join(show_root, f'{index + 1}_{osp.splitext(label)[0].replace(os.sep, "_")}')
-        results = {}
-        for name, loader in loaders.items():
-            show_dir = osp.join(show_root, name) if show_root else None
-            matrix, count = evaluate_target(model, loader, len(classes), show_dir, title=f'{label} on {name}')
-            results[name] = target_result(matrix, classes, classes16, count)
-        entry = {'checkpoint': checkpoint, 'label': label,
-                 'meta': {k: meta[k] for k in _META_KEYS if isinstance(meta.get(k), (int, float, str))},
-                 'targets': results}
-        entry.update(summarize_targets(results))
-        entries.append(entry)
-    return {'config': args.config, 'which': args.which, 'device': str(device), 'unit': 'percent',
-            'created': time.strftime('%Y-%m-%d %H:%M:%S'), 'classes': classes, 'targets': list(targets),
-            'checkpoints': entries}
+def evaluate(args):
+    """Returns the results dict (see daseg.evaluation.report) and the report folder."""
+    from daseg.cli import find_config, load_config, segmentor_config
+    from daseg.evaluation import run_test
+    config, work_dir = find_config(args.config)
+    cfg = load_config(config, args.cfg_options)
+    options = {k: v for k, v in vars(args).items() if k not in ('config', 'cfg_options')}
+    return run_test(cfg, segmentor_config(cfg), args.config, work_dir, **options)
 
 
 def main(argv=None):
-    """Run the evaluation; returns the results dict (see daseg.evaluation.report) and the output folder."""
-    import torch
-    args = parse_args(argv)
-    _, work_dir = find_config(args.config)
-    checkpoints = resolve_checkpoints(args, work_dir)
-    if args.workers < 0:
-        raise UserError(f'--workers must be 0 or more, got {args.workers}')
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if device == 'cuda' and not torch.cuda.is_available():
-        raise UserError('--device cuda: no CUDA device is available')
-    cfg = load_config(args.config, args.cfg_options)
-    out_dir = args.out or default_out_dir(work_dir or osp.dirname(osp.abspath(checkpoints[0])))
-    # The output folders are claimed before the evaluation: a folder that cannot be written, or one that
-    # another evaluation writes to, stops here instead of after the whole evaluation.
-    with contextlib.ExitStack() as claimed:
-        claimed.enter_context(fresh_output_folder(out_dir, '--out', 'test.sh'))
-        if args.show_dir:
-            claimed.enter_context(fresh_output_folder(args.show_dir, '--show-dir', 'test.sh'))
-        results = evaluate(args, cfg, checkpoints, torch.device(device))
-
-        from daseg.evaluation import format_console, write_reports
-        print(format_console(results))
-        paths = write_reports(results, out_dir)
-    print(f'results written to {out_dir}: ' + ', '.join(osp.basename(p) for p in paths))
-    return results, out_dir
+    return evaluate(parse_args(argv))
 
 
 if __name__ == '__main__':
-    run_main(main)
+    ARGS = parse_args()  # --help and usage errors come before the package loads
+    from daseg.cli import run_main
+    run_main(lambda: evaluate(ARGS))

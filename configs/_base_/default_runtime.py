@@ -24,3 +24,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [dict(type='TrainingCurveHook', interval=500)]
+# Debug pictures of the UDA step (source, target, pseudo-label, mix, HRDA attention) in <work_dir>/debug every
+# N iterations; 0: none. E.g. --cfg-options debug_img_interval=1000.
+debug_img_interval = 0

@@ -2,6 +2,7 @@
 from .acdc import ACDCDataset
 from .cityscapes import CheckedCityscapesDataset
 from .dark_zurich import CheckedDarkZurichDataset
+from .generic import GenericSegDataset
 from .gta import GTADataset
 from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
@@ -10,6 +11,6 @@ from .synthia import SynthiaDataset
 from .samplers import PositionSampler
 from .uda_dataset import UDADataset
 
-__all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GTADataset', 'IDDDataset',
-           'LoadAnnotationsChecked', 'LoadImageChecked', 'PackUDATargetInputs', 'PseudoMarginMask', 'SynthiaDataset',
-           'PositionSampler', 'UDADataset']
+__all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GenericSegDataset', 'GTADataset',
+           'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'PackUDATargetInputs', 'PseudoMarginMask',
+           'SynthiaDataset', 'PositionSampler', 'UDADataset']

@@ -1,11 +1,12 @@
+from . import checkpoint_loader  # noqa: F401  (mmengine reads local checkpoints weights-only)
 from .amp import AutocastOptimWrapper, with_amp
-from .hooks import DeferredRuntimeInfoHook, TrainingCurveHook
+from .hooks import DebugImageHook, DeferredRuntimeInfoHook, TrainingCurveHook
 from .param_groups import MergedGroupsOptimWrapperConstructor, merge_param_groups
 from .runner import DasegRunner
 from .schedulers import PolyWarmupLR
 from .speed import apply_speed_options, configure_speed
 from .uda_parallel import GradientAveragingOptimWrapper, UDADistributedWrapper
 
-__all__ = ['AutocastOptimWrapper', 'DasegRunner', 'DeferredRuntimeInfoHook', 'GradientAveragingOptimWrapper',
-           'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook', 'UDADistributedWrapper',
-           'apply_speed_options', 'configure_speed', 'merge_param_groups', 'with_amp']
+__all__ = ['AutocastOptimWrapper', 'DasegRunner', 'DebugImageHook', 'DeferredRuntimeInfoHook',
+           'GradientAveragingOptimWrapper', 'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook',
+           'UDADistributedWrapper', 'apply_speed_options', 'configure_speed', 'merge_param_groups', 'with_amp']

@@ -4,7 +4,8 @@ renamed, the old one removed only afterwards: :class:`~daseg.engine.hooks.SafeCh
 wrappers train on several GPUs through :class:`~daseg.engine.uda_parallel.UDADistributedWrapper`; log variables
 reach the host in batches (:class:`~daseg.engine.hooks.DeferredRuntimeInfoHook`); optimiser parameter groups with
 equal settings are merged (:mod:`daseg.engine.param_groups`); the config's ``speed`` options are applied; and the
-``deterministic`` option works on a GPU."""
+``deterministic`` option works on a GPU. The log holds summaries where mmengine dumps per-tensor and per-hook
+lines (:mod:`daseg.engine.log_summaries`); the config is in the work dir, not repeated in the log."""
 import os
 import os.path as osp
 
@@ -19,8 +20,10 @@ from ..errors import UserError
 from ..weights import convert_legacy_keys, load_checkpoint_file
 from ..weights.fit import fit_checkpoint
 from ..weights.keys import listed
+from .log_summaries import FILE_CLIENT_NOTICES, dropped_records, hooks_summary, init_summary
 from .param_groups import with_merged_groups
 from .speed import apply_speed_options
+from .tracking import vis_backends_list
 from .uda_parallel import UDADistributedWrapper
 
 
@@ -48,6 +51,31 @@ class DasegRunner(Runner):
             # first step. Those ops now warn once instead; all the others run deterministically.
             torch.use_deterministic_algorithms(True, warn_only=True)
 
+    def _log_env(self, env_cfg: dict) -> None:
+        with dropped_records('Config:\n'):
+            super()._log_env(env_cfg)
+        name = osp.basename(self.cfg.filename) if self.cfg.filename else f'{self.timestamp}.py'
+        self.logger.info(f'config: {osp.join(self.work_dir, name)}')
+
+    def get_hooks_info(self) -> str:
+        return hooks_summary(self.hooks)
+
+    def _init_model_weights(self) -> None:
+        model = self.model.module if hasattr(self.model, 'module') else self.model
+        # mmengine writes three lines per tensor into the log file; one line of counts says as much.
+        model._dump_init_info = lambda: self.logger.info(init_summary(model))
+        try:
+            super()._init_model_weights()
+        finally:
+            del model._dump_init_info
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        custom_hooks = list(custom_hooks or [])
+        interval = self.cfg.get('debug_img_interval')
+        if interval:  # the originals' uda.debug_img_interval
+            custom_hooks.append(dict(type='DebugImageHook', interval=interval))
+        super().register_hooks(default_hooks, custom_hooks)
+
     def register_default_hooks(self, hooks=None) -> None:
         hooks = dict(hooks or {})
         hooks.setdefault('runtime_info', dict(type='DeferredRuntimeInfoHook'))
@@ -61,6 +89,11 @@ class DasegRunner(Runner):
         if isinstance(optim_wrapper, dict) and 'optimizer' in optim_wrapper:
             optim_wrapper = with_merged_groups(optim_wrapper)
         return super().build_optim_wrapper(optim_wrapper)
+
+    def build_visualizer(self, visualizer=None):
+        if isinstance(visualizer, dict) and 'vis_backends' in visualizer:
+            visualizer = dict(visualizer, vis_backends=vis_backends_list(visualizer))
+        return super().build_visualizer(visualizer)
 
     def build_model(self, model):
         model = super().build_model(model)
@@ -84,7 +117,8 @@ class DasegRunner(Runner):
         # (disk full) leaves nothing behind.
         tmp, path = osp.join(out_dir, f'.{filename}.part'), osp.join(out_dir, filename)
         try:
-            super().save_checkpoint(out_dir, osp.basename(tmp), *args, **kwargs)
+            with dropped_records(*FILE_CLIENT_NOTICES):
+                super().save_checkpoint(out_dir, osp.basename(tmp), *args, **kwargs)
             if is_main_process():  # the only process that writes
                 with open(tmp, 'rb') as f:
                     os.fsync(f.fileno())

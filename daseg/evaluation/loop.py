@@ -1,4 +1,4 @@
-"""Running a segmentor over one target's dataloader and counting its confusion matrix."""
+"""Running a segmentor over one target's dataloader: the confusion matrix, and optionally the predictions."""
 import os
 import os.path as osp
 import sys
@@ -6,10 +6,12 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.utils import ProgressBar
 from PIL import Image
 
+from ..progress import progress_bar
 from .metrics import ConfusionMatrix
+from .predictions import prediction_path, save_trainids
+from .tta import tta_test_step
 from .visualize import output_names, save_comparison
 
 
@@ -27,20 +29,24 @@ def _prediction_at(sample, shape, align_corners):
     return logits[0].argmax(0)
 
 
-def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evaluating'):
-    """Predict every image of a dataloader and accumulate the confusion matrix.
+def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evaluating', pred_dir=None, tta=False):
+    """Predict every image of a dataloader and accumulate the confusion matrix of the labelled ones.
 
     Args:
         model (mmseg BaseSegmentor): in eval mode; ``test_step`` returns SegDataSamples whose ``pred_sem_seg``
             has the original image size and whose ``gt_sem_seg`` holds the label as loaded (the test pipeline
-            loads annotations after resizing the image).
+            loads annotations after resizing the image), or no ``gt_sem_seg`` for an unlabelled image.
         dataloader (DataLoader): batches of ``pseudo_collate``d samples.
         num_classes (int): C.
-        show_dir (str | None): if given, an existing folder that receives one image|GT|prediction PNG per image.
+        show_dir (str | None): if given, a folder that receives one image|GT|prediction PNG per image
+            (image|prediction without a label).
         title (str): printed before the progress bar.
+        pred_dir (str | None): if given, a folder that receives the predicted trainIds of each image at its
+            original size (see :func:`daseg.evaluation.predictions.prediction_path`).
+        tta (bool): predict with multi-scale + flip test-time augmentation (:mod:`daseg.evaluation.tta`).
 
     Returns:
-        tuple[np.ndarray, int]: the (C, C) confusion matrix and the number of images.
+        tuple[np.ndarray, int]: the (C, C) confusion matrix (of the labelled images) and the number of images.
     """
     device = next(model.parameters()).device
     align_corners = bool(getattr(model, 'align_corners', False))
@@ -49,21 +55,28 @@ def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evalua
     if show_dir is not None:
         names = output_names([dataset.get_data_info(i)['img_path'] for i in range(len(dataset))])
         os.makedirs(show_dir, exist_ok=True)
+    img_root = dataset.data_prefix.get('img_path') if hasattr(dataset, 'data_prefix') else None
     confusion = ConfusionMatrix(num_classes, device=device)
-    print(f'{title}: {len(dataset)} images', file=sys.stderr, flush=True)
-    bar = ProgressBar(len(dataset), file=sys.stderr)
+    print(f'{title}: {len(dataset)} images' + (' (multi-scale + flip)' if tta else ''), file=sys.stderr,
+          flush=True)
+    bar = progress_bar(len(dataset), file=sys.stderr)
     count = 0
     with torch.no_grad():
         for batch in dataloader:
-            for sample in model.test_step(batch):
-                gt = sample.gt_sem_seg.data[0]
-                pred = _prediction_at(sample, gt.shape, align_corners)
-                confusion.update(pred, gt)
+            for sample in (tta_test_step(model, batch) if tta else model.test_step(batch)):
+                gt = sample.gt_sem_seg.data[0] if 'gt_sem_seg' in sample else None
+                pred = sample.pred_sem_seg.data[0]
+                if gt is not None:
+                    pred = _prediction_at(sample, gt.shape, align_corners)
+                    confusion.update(pred, gt)
+                if pred_dir is not None:
+                    save_trainids(osp.join(pred_dir, prediction_path(sample.img_path, img_root)),
+                                  sample.pred_sem_seg.data[0].cpu().numpy())
                 if names is not None:
                     image = np.asarray(Image.open(sample.img_path).convert('RGB'))
                     save_comparison(osp.join(show_dir, names[sample.img_path]), image,
-                                    gt.cpu().numpy(), pred.cpu().numpy())
+                                    None if gt is None else gt.cpu().numpy(), pred.cpu().numpy())
                 count += 1
                 bar.update()
-    sys.stderr.write('\n')
+    bar.close()
     return confusion.matrix, count

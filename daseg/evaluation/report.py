@@ -3,7 +3,8 @@ checkpoints (comparison.csv / comparison.md / comparison.png: mIoU per target, m
 
 They all read one ``results`` dict (numbers in percent, NaN = undefined)::
 
-    {'config': str, 'which': 'student', 'unit': 'percent', 'classes': [19 names], 'targets': [names],
+    {'config': str, 'which': 'student', 'unit': 'percent', 'tta': bool, 'classes': [19 names],
+     'targets': [labelled target names], 'predicted_only': [targets without labels, not in the tables],
      'checkpoints': [{'checkpoint': path, 'label': short name, 'meta': {...},
                       'targets': {target: daseg.evaluation.summary.target_result(...)},
                       'mean': {'mIoU': .., ...}, 'harmonic_mean': {'mIoU': .., ...}}]}

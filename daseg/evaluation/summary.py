@@ -5,7 +5,8 @@ prediction).
 """
 import math
 
-from ..classes import SYNTHIA_16
+from ..classes import CLASSES, SYNTHIA_16
+from ..errors import UserError
 from .metrics import accuracy_per_class, iou_per_class, nanmean, pixel_accuracy
 
 # Keys of a target result that are averaged over targets.
@@ -16,9 +17,9 @@ def target_result(matrix, class_names, classes16=False, num_images=None):
     """Metrics of one checkpoint on one target.
 
     Args:
-        matrix (np.ndarray): (C, C) confusion matrix, [ground truth, prediction].
+        matrix (np.ndarray): (C, C) confusion matrix, [ground truth, prediction]; any C.
         class_names (Sequence[str]): C names.
-        classes16 (bool): add ``mIoU16``, the mean over Synthia's 16 classes (``SYNTHIA_16``).
+        classes16 (bool): add ``mIoU16``, the mean over Synthia's 16 classes (``SYNTHIA_16``); needs C = 19.
         num_images (int | None): recorded as is.
 
     Returns:
@@ -29,6 +30,9 @@ def target_result(matrix, class_names, classes16=False, num_images=None):
     acc = accuracy_per_class(matrix) * 100
     result = {'num_images': num_images, 'mIoU': nanmean(iou)}
     if classes16:
+        if len(class_names) != len(CLASSES):  # SYNTHIA_16 are indices into the 19 Cityscapes classes
+            raise UserError(f'eval_classes16 (the 16-class mIoU of Synthia) needs the {len(CLASSES)} Cityscapes '
+                            f'classes; these targets have {len(class_names)}: set eval_classes16 = False')
         result['mIoU16'] = nanmean(iou, SYNTHIA_16)
     result.update({
         'aAcc': pixel_accuracy(matrix) * 100,

@@ -29,16 +29,17 @@ def comparison_image(image, gt, pred, palette=PALETTE):
 
     Args:
         image (np.ndarray): (h, w, 3) uint8 RGB; resized to the label's size if it differs.
-        gt (np.ndarray): (H, W) trainIds.
+        gt (np.ndarray | None): (H, W) trainIds; None for an unlabelled image (image | prediction).
         pred (np.ndarray): (H, W) predicted classes.
 
     Returns:
-        np.ndarray: (H, 3W, 3) uint8 RGB.
+        np.ndarray: (H, 3W, 3) uint8 RGB, or (H, 2W, 3) without a label.
     """
-    height, width = gt.shape
+    height, width = pred.shape
     if image.shape[:2] != (height, width):
         image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-    return np.concatenate([image, colorize(gt, palette), colorize(pred, palette)], axis=1)
+    labels = [pred] if gt is None else [gt, pred]
+    return np.concatenate([image, *(colorize(label, palette) for label in labels)], axis=1)
 
 
 def save_comparison(path, image, gt, pred, palette=PALETTE):

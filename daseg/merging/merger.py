@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..weights import BY_NAME, EVALUABLE, SUB_MODELS, save_checkpoint_atomic
 from .buffers import BUFFER_MODES, BatchNormMerger, batchnorm_keys, batchnorm_prefixes
 from .inputs import check_distinct, check_same_architecture, layout, load_input, sha256_of, state_digest
-from .outputs import check_outputs, output_paths
+from .outputs import check_outputs, dataset_meta, output_paths
 from .rebasin import permute, resnet_permutation_spec, weight_matching
 from .rules import IMAGENET_BASE, PARAM_MODES, TASK_VECTOR_MODES, accumulator, check_rule
 from .task_vectors import trim_threshold
@@ -181,6 +181,7 @@ def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussi
     outputs = output_paths(out, len(paths), sep_heads)
     check_outputs(outputs, force)
     records, plan = _check_inputs(paths, which, params, base, allow_duplicates, log)
+    classes = dataset_meta(paths)
     base_state, base_record = _load_base(base, paths, plan) if params in TASK_VECTOR_MODES else (None, None)
     thresholds = None
     if params == 'ties':
@@ -193,6 +194,8 @@ def merge_checkpoints(paths, out, weights=None, params='linear', buffers='gaussi
             'versions': _versions(), 'time': time.strftime('%Y-%m-%d %H:%M:%S')}
     if params in TASK_VECTOR_MODES:
         meta['merge'].update(base=base_record, options=options)
+    if classes:
+        meta['dataset_meta'] = classes
     for k, path in enumerate(outputs):
         state = dict(merged_sd)
         if sep_heads:

@@ -4,7 +4,8 @@ A checkpoint that does not fit (another backbone, another number of classes, a U
 segmentor) is refused with one line naming the first key that differs and both shapes, instead of training from
 scratch. Into a UDA wrapper (a model whose ``sub_models()`` lists its segmentors, see :mod:`.submodels`):
 
-* the student (``model.*``) must be present and fit; a plain segmentor checkpoint is the student;
+* the student (``model.*``) must be present and fit; a plain segmentor checkpoint is the student (one log line:
+  ``student and teacher initialised from ...``);
 * every other sub-model the wrapper holds must fit when the checkpoint has it, and otherwise keeps its own
   initialisation (one log line says which and why);
 * sub-models the wrapper does not hold (``imnet_model.*`` without feature distance, ``mic.*`` without MIC's own
@@ -26,6 +27,8 @@ _OPTIONAL = 'num_batches_tracked'
 # What a sub-model keeps when the checkpoint has none of its weights.
 _KEEPS = {'teacher': 'copied from the student at iteration 0', 'mic_teacher': 'copied from the student at '
           'iteration 0', 'imagenet': 'keeps its ImageNet weights'}
+# The sub-models that start as copies of the student.
+COPIED_FROM_STUDENT = frozenset(name for name, keeps in _KEEPS.items() if keeps.startswith('copied'))
 # Longest prefix first, so that a key is attributed to the innermost sub-model that holds it.
 _BY_PREFIX = sorted(SUB_MODELS, key=lambda sub: -len(sub.prefix))
 
@@ -107,7 +110,8 @@ def _fit_plain(own, state_dict, source, part):
 def _fit_uda(model, own, state_dict, source, part):
     notes = []
     student = SUB_MODELS[0]
-    if not any(_sub_of(k) for k in state_dict):  # a plain segmentor checkpoint: the student's weights
+    plain = not any(_sub_of(k) for k in state_dict)
+    if plain:  # a plain segmentor checkpoint: the student's weights
         state_dict = {student.prefix + k: v for k, v in state_dict.items()}
     held = {sub.attr: sub for sub, _ in model.sub_models()}
     ckpt, mine = _split(state_dict), _split(own)
@@ -132,12 +136,20 @@ def _fit_uda(model, own, state_dict, source, part):
         out.update(group)
     if not out:
         raise UserError(f'{source} has no student keys under {", ".join(part)} (load_from_part)')
+    copies = []
     for attr in mine:
         if attr not in ckpt:
             sub = BY_ATTR.get(attr)
+            if plain and not part and sub and sub.name in COPIED_FROM_STUDENT:
+                copies.append(sub.name)
+                continue
             kept.append(f'the {sub.name} ({sub.prefix}*) {_KEEPS.get(sub.name, "keeps its initialisation")}'
                         if sub else f'{attr}.* keeps its initialisation')
-    if kept:
+    if plain and not part:  # the usual start of a UDA run, from a source-only model: one line
+        copied = f' (the {" and the ".join(copies)} copied from the student at iteration 0)' if copies else ''
+        notes.append(f'{" and ".join(["student", *copies])} initialised from {source}{copied}'
+                     + ''.join(f'; {k}' for k in kept))
+    elif kept:
         notes.append(f'{source} has no weights for part of the model: ' + '; '.join(kept))
     if dropped:
         notes.append(f'{source}: dropped {", ".join(dropped)}, which the model does not hold')

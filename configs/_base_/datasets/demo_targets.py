@@ -24,3 +24,19 @@ eval_targets = dict(
                     data_prefix=dict(img_path='rgb_anon/val/night', seg_map_path='gt/val/night'),
                     pipeline=demo_test_pipeline),
 )
+# What mmseg's tools and APIs read (tools/test.py, inference_model, MMSegInferencer): the Cityscapes-like val
+# images, preprocessed in mmseg's own transform names. No val_dataloader: mmengine validates at the end of every
+# training run that has one, and the demo's evaluation is test.sh over all of eval_targets.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='CheckedCityscapesDataset', data_root=f'{demo_root}/cityscapes',
+                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
+test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_cfg = dict(type='TestLoop')

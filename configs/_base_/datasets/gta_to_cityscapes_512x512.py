@@ -8,10 +8,12 @@ gta_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-cityscapes_test_pipeline = [
-    dict(type='LoadImageChecked'),
+# The test preprocessing in mmseg's own names (mmseg.apis.inference_model reads test_pipeline, MMSegInferencer
+# test_dataloader.dataset.pipeline; both drop LoadAnnotations and swap LoadImageFromFile by name).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(1024, 512), keep_ratio=True),
-    dict(type='LoadAnnotationsChecked'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -34,7 +36,7 @@ val_dataloader = dict(
         type='CheckedCityscapesDataset',
         data_root='data/cityscapes',
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-        pipeline=cityscapes_test_pipeline))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

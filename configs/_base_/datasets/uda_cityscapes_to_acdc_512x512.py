@@ -15,10 +15,12 @@ target_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-target_test_pipeline = [
-    dict(type='LoadImageChecked'),
+# The test preprocessing in mmseg's own names (mmseg.apis.inference_model reads test_pipeline, MMSegInferencer
+# test_dataloader.dataset.pipeline; both drop LoadAnnotations and swap LoadImageFromFile by name).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(960, 540), keep_ratio=True),
-    dict(type='LoadAnnotationsChecked'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -40,7 +42,7 @@ val_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ACDCDataset', data_root='data/acdc', split='val', pipeline=target_test_pipeline))
+    dataset=dict(type='ACDCDataset', data_root='data/acdc', split='val', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

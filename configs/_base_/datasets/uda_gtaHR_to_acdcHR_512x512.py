@@ -18,10 +18,12 @@ target_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-target_test_pipeline = [
-    dict(type='LoadImageChecked'),
+# The test preprocessing in mmseg's own names (mmseg.apis.inference_model reads test_pipeline, MMSegInferencer
+# test_dataloader.dataset.pipeline; both drop LoadAnnotations and swap LoadImageFromFile by name).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(960, 540), keep_ratio=True),
-    dict(type='LoadAnnotationsChecked'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(dataset=dict(
@@ -29,5 +31,5 @@ train_dataloader = dict(dataset=dict(
     target=dict(_delete_=True, type='ACDCDataset', data_root='data/acdc', split='train',
                 data_prefix=dict(img_path='rgb_anon'), pipeline=target_train_pipeline)))
 val_dataloader = dict(dataset=dict(
-    _delete_=True, type='ACDCDataset', data_root='data/acdc', split='val', pipeline=target_test_pipeline))
+    _delete_=True, type='ACDCDataset', data_root='data/acdc', split='val', pipeline=test_pipeline))
 test_dataloader = val_dataloader

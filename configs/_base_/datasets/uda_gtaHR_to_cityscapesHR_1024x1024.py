@@ -19,10 +19,12 @@ target_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackUDATargetInputs'),
 ]
-target_test_pipeline = [
-    dict(type='LoadImageChecked'),
+# The test preprocessing in mmseg's own names (mmseg.apis.inference_model reads test_pipeline, MMSegInferencer
+# test_dataloader.dataset.pipeline; both drop LoadAnnotations and swap LoadImageFromFile by name).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
-    dict(type='LoadAnnotationsChecked'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -46,7 +48,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='CheckedCityscapesDataset', data_root='data/cityscapes',
                  data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-                 pipeline=target_test_pipeline))
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

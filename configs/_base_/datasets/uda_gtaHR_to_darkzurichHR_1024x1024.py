@@ -15,5 +15,5 @@ train_dataloader = dict(dataset=dict(target=dict(
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='CheckedDarkZurichDataset', data_root='data/dark_zurich',
     data_prefix=dict(img_path='rgb_anon/val/night', seg_map_path='gt/val/night'),
-    pipeline={{_base_.target_test_pipeline}}))
+    pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader

@@ -10,10 +10,12 @@ target_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackUDATargetInputs'),
 ]
-target_test_pipeline = [
-    dict(type='LoadImageChecked'),
+# The test preprocessing in mmseg's own names (mmseg.apis.inference_model reads test_pipeline, MMSegInferencer
+# test_dataloader.dataset.pipeline; both drop LoadAnnotations and swap LoadImageFromFile by name).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(1920, 1080), keep_ratio=True),
-    dict(type='LoadAnnotationsChecked'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(dataset=dict(target=dict(
@@ -21,5 +23,5 @@ train_dataloader = dict(dataset=dict(target=dict(
     pipeline=target_train_pipeline)))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='IDDDataset', data_root='data/idd',
-    data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=target_test_pipeline))
+    data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -1,8 +1,10 @@
 # DAFormer: MiT-B5 encoder + DAFormer head with depthwise-separable ASPP fusion (the final DAFormer/HRDA/MIC
 # model). For another MiT variant inherit from daformer_sepaspp_mitb0.py or override both
 # model.backbone.arch and model.decode_head.in_channels (b0: [32, 64, 160, 256], b1-b5: [64, 128, 320, 512]).
+# UDAEncoderDecoder: mmseg's EncoderDecoder (same modules, keys and inference) that also loads the student of a
+# UDA or merged checkpoint, e.g. through mmseg.apis.init_model.
 model = dict(
-    type='EncoderDecoder',
+    type='UDAEncoderDecoder',
     data_preprocessor=dict(
         type='SegDataPreProcessor',
         mean=[123.675, 116.28, 103.53],

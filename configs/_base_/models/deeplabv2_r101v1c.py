@@ -4,7 +4,7 @@
 # summed. Needs pretrained/resnet101_v1c-e67eebb6.pth (mmcv's ImageNet ResNet-101 V1c, `open-mmlab://resnet101_v1c`).
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='EncoderDecoder',
+    type='UDAEncoderDecoder',  # mmseg's EncoderDecoder that also loads the student of UDA checkpoints
     data_preprocessor=dict(
         type='SegDataPreProcessor',
         mean=[123.675, 116.28, 103.53],

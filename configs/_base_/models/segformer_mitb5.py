@@ -1,6 +1,7 @@
 # SegFormer: MiT-B5 encoder + mmseg's SegformerHead with 768 channels (the original segformer_b5 decoder width).
 _base_ = ['./daformer_sepaspp_mitb5.py']
 model = dict(
+    type='EncoderDecoder',  # mmseg's SegformerHead cannot train on pseudo-labels (UDAEncoderDecoder needs that)
     decode_head=dict(
         _delete_=True,
         type='SegformerHead',

@@ -12,10 +12,12 @@ from ..checked import list_stems
 from .class_stats import write_class_stats
 from .cli import add_strict_option, converter_parser, require_dir, run_cli
 from .label_io import read_id_png
-from .relabel import RelabelTask, run_relabel
+from .relabel import LabelFormat, RelabelTask, run_relabel
 
 LABEL_ID_SUFFIX = '_gtFine_labelIds.png'
 TRAIN_ID_SUFFIX = '_gtFine_labelTrainIds.png'
+# labelIds PNGs, also GTA5's (palette indices).
+CITYSCAPES_FORMAT = LabelFormat(read_id_png, CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS)
 
 
 def convert_cityscapes(root, nproc=1, strict=False):
@@ -38,8 +40,7 @@ def convert_cityscapes(root, nproc=1, strict=False):
         for stem in list_stems(osp.join(gt_dir, split), LABEL_ID_SUFFIX):
             src = osp.join(gt_dir, split, stem + LABEL_ID_SUFFIX)
             file = f'gtFine/{split}/{stem}{TRAIN_ID_SUFFIX}'.replace(os.sep, '/')
-            tasks.append(RelabelTask(src, osp.join(root, file), file, read_id_png, CITYSCAPES_ID_TO_TRAINID,
-                                     CITYSCAPES_LABEL_IDS, strict))
+            tasks.append(RelabelTask(src, osp.join(root, file), file, CITYSCAPES_FORMAT, strict))
     if not tasks:
         raise UserError(f"no labels under '{gt_dir}'; expected {expected}")
     with folder_lock(root, 'a dataset conversion'):

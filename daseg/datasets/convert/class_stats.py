@@ -17,14 +17,15 @@ import os.path as osp
 
 import numpy as np
 
-from ...classes import CLASSES
+from ...classes import IGNORE_INDEX
 from .atomic import write_json_atomic
 
 STATS_FILES = ('sample_class_stats.json', 'sample_class_stats_dict.json', 'samples_with_class.json')
 
 
 def class_stats_entry(file, train_ids):
-    """Count the pixels of each trainId in one label.
+    """Count the pixels of each trainId in one label, for any number of classes (ignored pixels, 255, are not
+    counted).
 
     Args:
         file (str): Label path relative to the dataset root.
@@ -33,7 +34,7 @@ def class_stats_entry(file, train_ids):
     Returns:
         dict: `{"file": file, "<trainId>": n_pixels, ...}` for the trainIds present.
     """
-    counts = np.bincount(train_ids.ravel(), minlength=256)[:len(CLASSES)]
+    counts = np.bincount(train_ids.ravel(), minlength=256)[:IGNORE_INDEX]
     return {'file': file, **{str(c): int(n) for c, n in enumerate(counts) if n > 0}}
 
 

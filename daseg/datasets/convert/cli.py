@@ -25,6 +25,12 @@ def add_strict_option(parser):
                         help='stop at a label value without a trainId mapping (default: report it, map it to 255)')
 
 
+def add_split_option(parser):
+    """Add `--split-file`: the training stems, the labels the rare-class-sampling statistics count."""
+    parser.add_argument('--split-file', help='training stems, one per line, relative to DATA_ROOT; default: '
+                                             'all labels')
+
+
 def require_dir(path, what, expected):
     """Raise `UserError` unless `path` is a folder.
 

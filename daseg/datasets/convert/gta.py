@@ -1,9 +1,8 @@
 """GTA5 converter: labels/<n>.png (palette PNGs whose indices are Cityscapes labelIds) -> trainIds."""
 import os.path as osp
 
-from ...label_maps import CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS
-from .cli import add_strict_option, converter_parser, require_dir, run_cli
-from .label_io import read_id_png
+from .cityscapes import CITYSCAPES_FORMAT
+from .cli import add_split_option, add_strict_option, converter_parser, require_dir, run_cli
 from .relabel import convert_label_folder
 
 
@@ -22,8 +21,7 @@ def convert_gta(root, nproc=1, split_file=None, strict=False):
     """
     require_dir(root, 'GTA root', 'a folder with images/ and labels/')
     require_dir(osp.join(root, 'labels'), 'GTA label folder', 'labels/<n>.png, palette PNGs of Cityscapes labelIds')
-    return convert_label_folder(root, 'labels', read_id_png, CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS, nproc,
-                                split_file, strict)
+    return convert_label_folder(root, 'labels', CITYSCAPES_FORMAT, nproc, split_file, strict)
 
 
 def main(argv=None):
@@ -31,8 +29,7 @@ def main(argv=None):
     parser = converter_parser('Convert GTA5 labels to Cityscapes trainIds (labels/<n>_labelTrainIds.png) and '
                               'write rare-class-sampling statistics at DATA_ROOT.')
     parser.add_argument('data_root', help='GTA root containing images/ and labels/')
-    parser.add_argument('--split-file', help='training stems, one per line, relative to DATA_ROOT; default: '
-                                             'all labels')
+    add_split_option(parser)
     add_strict_option(parser)
     args = parser.parse_args(argv)
     return run_cli(lambda a: convert_gta(a.data_root, a.nproc, a.split_file, a.strict), args)

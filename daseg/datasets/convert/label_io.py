@@ -14,6 +14,22 @@ def _require_file(path):
         raise UserError(f"file '{path}' does not exist")
 
 
+def _decode(path):
+    """The PIL mode and the pixel array of an image file."""
+    _require_file(path)
+    try:
+        with Image.open(path) as img:
+            return img.mode, np.asarray(img)
+    except (OSError, ValueError) as err:
+        raise UserError(f"label '{path}' could not be decoded as an image ({err})") from None
+
+
+def _require_8bit(path, mode, hint=''):
+    if mode not in ('L', 'P'):
+        raise UserError(f"label '{path}' has PIL mode {mode}; expected an 8-bit single-channel or palette PNG "
+                        f'of ids{hint}')
+
+
 def read_id_png(path):
     """Read an 8-bit single-channel or palette PNG of ids.
 
@@ -26,17 +42,38 @@ def read_id_png(path):
     Returns:
         np.ndarray: uint8 ids, shape (H, W).
     """
-    _require_file(path)
-    try:
-        with Image.open(path) as img:
-            mode = img.mode
-            ids = np.asarray(img)
-    except (OSError, ValueError) as err:
-        raise UserError(f"label '{path}' could not be decoded as an image ({err})") from None
-    if mode not in ('L', 'P'):
-        raise UserError(f"label '{path}' has PIL mode {mode}; expected an 8-bit single-channel or palette PNG "
-                        'of ids')
+    mode, ids = _decode(path)
+    _require_8bit(path, mode)
     return ids
+
+
+def read_raw_ids(path):
+    """Read a label of raw ids: as :func:`read_id_png`, or a 16-bit single-channel PNG.
+
+    Args:
+        path (str): Label file.
+
+    Returns:
+        np.ndarray: uint8 or uint16 ids, shape (H, W).
+    """
+    mode, ids = _decode(path)
+    if mode.startswith('I') and ids.size and 0 <= ids.min() and ids.max() < 1 << 16:
+        return ids.astype(np.uint16)
+    _require_8bit(path, mode, ' (or 16-bit); a colour-coded label needs a label map with "colors"')
+    return ids
+
+
+def read_packed_colors(path):
+    """Read a colour-coded label, each pixel's colour packed into one integer R * 65536 + G * 256 + B.
+
+    Args:
+        path (str): Label file (PNG; a lossy JPEG alters colours at region borders).
+
+    Returns:
+        np.ndarray: int32, shape (H, W).
+    """
+    bgr = read_color_image(path).astype(np.int32)
+    return (bgr[:, :, 2] << 16) | (bgr[:, :, 1] << 8) | bgr[:, :, 0]
 
 
 def read_synthia_ids(path):
@@ -77,16 +114,16 @@ def read_color_image(path):
 
 
 def apply_id_map(ids, mapping):
-    """Map raw ids to trainIds; ids absent from `mapping` (including any id above 255) become 255.
+    """Map raw ids to trainIds; ids absent from `mapping` become 255.
 
     Args:
-        ids (np.ndarray): Non-negative integer ids.
+        ids (np.ndarray): Non-negative integer ids (or packed colours).
         mapping (dict[int, int]): Raw id -> trainId.
 
     Returns:
         np.ndarray: uint8 trainIds, same shape.
     """
-    return to_lut(mapping, size=max(256, int(ids.max()) + 1))[ids]
+    return to_lut(mapping, size=max(256, int(ids.max()) + 1, max(mapping, default=0) + 1))[ids]
 
 
 def encode_png(array):

@@ -2,7 +2,7 @@
 import sys
 from multiprocessing import Pool
 
-from mmengine.utils import ProgressBar
+from ...progress import progress_bar
 
 
 def run_parallel(func, tasks, nproc):
@@ -18,7 +18,7 @@ def run_parallel(func, tasks, nproc):
     """
     if not tasks:
         return []
-    bar = ProgressBar(len(tasks), file=sys.stdout)
+    bar = progress_bar(len(tasks), file=sys.stdout)
     results = []
     try:
         if nproc <= 1:
@@ -33,5 +33,5 @@ def run_parallel(func, tasks, nproc):
                     results.append(result)
                     bar.update()
     finally:
-        sys.stdout.write('\n')  # end the bar's line, also before an error message
+        bar.close()  # ends a terminal bar's line, also before an error message
     return results

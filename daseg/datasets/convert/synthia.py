@@ -2,9 +2,9 @@
 import os.path as osp
 
 from ...label_maps import SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS
-from .cli import add_strict_option, converter_parser, require_dir, run_cli
+from .cli import add_split_option, add_strict_option, converter_parser, require_dir, run_cli
 from .label_io import read_synthia_ids
-from .relabel import convert_label_folder
+from .relabel import LabelFormat, convert_label_folder
 
 
 def convert_synthia(root, nproc=1, split_file=None, strict=False):
@@ -23,8 +23,8 @@ def convert_synthia(root, nproc=1, split_file=None, strict=False):
     """
     require_dir(root, 'SYNTHIA root', 'a folder with RGB/ and GT/LABELS/')
     require_dir(osp.join(root, 'GT', 'LABELS'), 'SYNTHIA label folder', 'GT/LABELS/<n>.png, 16-bit label PNGs')
-    return convert_label_folder(root, 'GT/LABELS', read_synthia_ids, SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS,
-                                nproc, split_file, strict)
+    fmt = LabelFormat(read_synthia_ids, SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS)
+    return convert_label_folder(root, 'GT/LABELS', fmt, nproc, split_file, strict)
 
 
 def main(argv=None):
@@ -32,8 +32,7 @@ def main(argv=None):
     parser = converter_parser('Convert SYNTHIA labels to Cityscapes trainIds (GT/LABELS/<n>_labelTrainIds.png) '
                               'and write rare-class-sampling statistics at DATA_ROOT.')
     parser.add_argument('data_root', help='SYNTHIA root containing RGB/ and GT/LABELS/')
-    parser.add_argument('--split-file', help='training stems, one per line, relative to DATA_ROOT; default: '
-                                             'all labels')
+    add_split_option(parser)
     add_strict_option(parser)
     args = parser.parse_args(argv)
     return run_cli(lambda a: convert_synthia(a.data_root, a.nproc, a.split_file, a.strict), args)

@@ -13,7 +13,7 @@ class Unmapped(NamedTuple):
 
     Args:
         file (str): the raw label file.
-        pixels (dict[int, int]): value -> number of pixels, only values outside the format's ids.
+        pixels (dict): value (as shown in messages) -> number of pixels, only values outside the format's ids.
     """
 
     file: str
@@ -25,25 +25,36 @@ def _values(pixels, n=5):
     return shown + (', ...' if len(pixels) > n else '')
 
 
-def find_unmapped(path, ids, known, strict=False):
+def _value_counts(ids):
+    """The distinct values of ``ids`` and their pixel counts."""
+    if ids.size and int(ids.max()) >= 1 << 16:  # packed colours: a bincount would span 2 ** 24 bins
+        return np.unique(ids, return_counts=True)
+    counts = np.bincount(ids.ravel())
+    values = np.flatnonzero(counts)
+    return values, counts[values]
+
+
+def find_unmapped(path, ids, known, strict=False, show=int, expected=None):
     """The values of ``ids`` outside ``known``.
 
     Args:
         path (str): the raw label file, for the messages.
-        ids (np.ndarray): its raw ids.
+        ids (np.ndarray): its raw ids (or colours packed into integers).
         known (Collection[int]): every id of the raw format (mapped or deliberately void).
         strict (bool): raise on the first file with unmapped values instead of returning them.
+        show (Callable): how a value is written in the messages (e.g. a colour as '#rrggbb').
+        expected (str, optional): what the values should be, for the --strict message; default
+            'ids MIN..MAX' of ``known``.
 
     Returns:
         Unmapped | None: None when every value is known.
     """
-    counts = np.bincount(ids.ravel())
-    pixels = {int(v): int(counts[v]) for v in np.flatnonzero(counts) if int(v) not in known}
+    pixels = {show(int(v)): int(c) for v, c in zip(*_value_counts(ids)) if int(v) not in known}
     if not pixels:
         return None
     if strict:
         raise UserError(f"label '{path}' holds values without a trainId mapping: {_values(pixels)}; expected "
-                        f'ids {min(known)}..{max(known)} (--strict)')
+                        f'{expected or f"ids {min(known)}..{max(known)}"} (--strict)')
     return Unmapped(path, pixels)
 
 

@@ -14,11 +14,16 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 from ...atomic import atomic_write_text
+from ..log_summaries import FILE_CLIENT_NOTICES, dropped_records
 
 
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` (same arguments) that removes outdated checkpoints only after the new one is saved."""
+
+    def before_train(self, runner) -> None:
+        with dropped_records(*FILE_CLIENT_NOTICES):
+            super().before_train(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         outdated = []

@@ -25,7 +25,7 @@ class TrainingCurveHook(Hook):
         self.interval = interval
         self.smooth = smooth
         self.iters, self.losses, self.lrs = [], {}, []
-        self.val_iters, self.val_miou = [], []
+        self.val = {}  # metric name -> (iterations, values)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if not is_main_process():
@@ -42,38 +42,60 @@ class TrainingCurveHook(Hook):
             self._draw(runner)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
-        if metrics and 'mIoU' in metrics:
-            self.val_iters.append(runner.iter)
-            self.val_miou.append(float(metrics['mIoU']))
+        # mmseg's IoUMetric reports 'mIoU'; with an evaluator prefix (several targets) '<prefix>/mIoU'.
+        for name, value in (metrics or {}).items():
+            if name == 'mIoU' or name.endswith('/mIoU'):
+                self.val.setdefault(name, ([], []))
+                self.val[name][0].append(runner.iter)
+                self.val[name][1].append(float(value))
 
     def after_train(self, runner) -> None:
         self._draw(runner)
 
-    def _draw(self, runner) -> None:
-        if not is_main_process() or not self.iters:
-            return
+    def loss_series(self):
+        """The losses drawn: ``{name: (iterations, values)}``, without a series equal to another one (a
+        component's ``<prefix>.loss`` is its only term's ``<prefix>.decode.loss_ce``); the shorter name stays."""
         self.losses = {name: _floats(values) for name, values in self.losses.items()}
+        kept = {}
+        for name in sorted(self.losses, key=lambda n: (len(n), n)):
+            values = self.losses[name]
+            if not any(values == other for _, other in kept.values()):
+                kept[name] = (self.iters[-len(values):], values)
+        return {name: kept[name] for name in self.losses if name in kept}
+
+    def figure(self):
+        """The figure of losses (raw, faint, and smoothed, in one colour per series), learning rate and, when
+        validation ran, mIoU."""
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
         import numpy as np
 
-        panels = 3 if self.val_miou else 2
+        panels = 3 if self.val else 2
         fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
-        for name, values in self.losses.items():
-            v = np.asarray(values)
-            it = np.asarray(self.iters[-len(v):])
-            axes[0].plot(it, v, alpha=0.25, lw=0.8)
+        for i, (name, (iters, values)) in enumerate(self.loss_series().items()):
+            colour = f'C{i % 10}'
+            v, it = np.asarray(values), np.asarray(iters)
+            axes[0].plot(it, v, color=colour, alpha=0.25, lw=0.8)
             k = min(self.smooth, len(v))
-            axes[0].plot(it[k - 1:], np.convolve(v, np.ones(k) / k, mode='valid'), lw=1.5, label=name)
+            axes[0].plot(it[k - 1:], np.convolve(v, np.ones(k) / k, mode='valid'), color=colour, lw=1.5, label=name)
         axes[0].set(xlabel='iteration', ylabel='loss', title='training losses')
         axes[0].legend(fontsize=7)
         axes[1].plot(self.iters, self.lrs)
         axes[1].set(xlabel='iteration', ylabel='learning rate', title='learning rate (first group)')
-        if self.val_miou:
-            axes[2].plot(self.val_iters, self.val_miou, marker='o')
+        if self.val:
+            for name, (iters, values) in self.val.items():
+                axes[2].plot(iters, values, marker='o', label=name)
             axes[2].set(xlabel='iteration', ylabel='mIoU', title='validation mIoU')
+            axes[2].legend(fontsize=7)
         fig.tight_layout()
+        return fig
+
+    def _draw(self, runner) -> None:
+        if not is_main_process() or not self.iters:
+            return
+        import matplotlib.pyplot as plt
+        fig = self.figure()
         atomic_write(osp.join(runner.work_dir, 'training_curve.png'),
                      lambda f: fig.savefig(f, dpi=110, format='png'), overwrite=True)
         plt.close(fig)

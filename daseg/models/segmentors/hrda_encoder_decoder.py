@@ -89,7 +89,7 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
             list: ``[lr_feats, {'features', 'boxes', 'image_size'}]`` (see ``HRDAHead``).
         """
         lr_feats = self.extract_unscaled_feat(self._rescale(inputs, self.lr_scale))
-        image_size = tuple(inputs.shape[-2:])
+        image_size = tuple(int(s) for s in inputs.shape[-2:])  # ints also when traced
         if detail_box is not None:
             boxes = [detail_box]
         elif self.hr_slide_inference:
@@ -155,7 +155,7 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
         batch go through the network at once and their logits are averaged where they overlap."""
         if not self.test_cfg.get('batched_slide', False):
             return super().slide_inference(inputs, batch_img_metas)
-        image_size = tuple(inputs.shape[-2:])
+        image_size = tuple(int(s) for s in inputs.shape[-2:])  # ints also when traced
         boxes = sliding_window_boxes(*image_size, tuple(self.test_cfg.crop_size), tuple(self.test_cfg.stride))
         windows = torch.cat([crop(inputs, box) for box in boxes])
         logits, _ = paste_windows(self.encode_decode(windows, batch_img_metas), boxes, image_size)

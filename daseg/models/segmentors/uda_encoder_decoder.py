@@ -5,6 +5,9 @@ feature distance compares) and ``pseudo_logits(img, metas)`` (the prediction a t
 so no UDA part asks which kind of segmentor it has. :class:`HRDAEncoderDecoder` answers them at several
 resolutions. A UDA config whose segmentor is a plain ``EncoderDecoder`` gets this class (same modules, keys and
 inference).
+
+Loading a checkpoint into it (``load_state_dict``, or mmengine's ``load_checkpoint`` as in ``mmseg.apis``) takes
+the student of a UDA or merged checkpoint and refuses weights that do not fit, see :mod:`.student_weights`.
 """
 import torch
 from mmseg.models.segmentors import EncoderDecoder
@@ -13,6 +16,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from daseg.errors import UserError
+from .student_weights import take_student
 
 
 @MODELS.register_module()
@@ -26,6 +30,23 @@ class UDAEncoderDecoder(EncoderDecoder):
             raise UserError(f'{type(self).__name__}: decode head {type(self.decode_head).__name__} cannot train on '
                             'pseudo-labels (no loss_by_label); use a head of this package, e.g. DAFormerHead or '
                             'DLV2Head')
+
+    def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
+        """torch's ``load_state_dict``; ``strict=False`` loads part of the model (what the caller chose)."""
+        self._partial_load = not strict
+        try:
+            return super().load_state_dict(state_dict, strict, *args, **kwargs)
+        finally:
+            self._partial_load = False
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Called on the whole state dict before the children read theirs. At the top (prefix ''), i.e. as the
+        # loaded model and not as a sub-model of a UDA wrapper: the student of a UDA checkpoint, and strictly
+        # unless torch's load_state_dict was asked for part (mmengine's load_checkpoint only warns).
+        if not prefix:
+            take_student(self.state_dict(), state_dict, type(self).__name__,
+                         check=not getattr(self, '_partial_load', False))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def loss_by_label(self, inputs, seg_label, seg_weight=None, feature_transform=None):
         """Losses of the decode head against labels and optional pixel weights.

@@ -38,13 +38,15 @@ class DACS(UDAWrapper):
         blur (bool): Gaussian blur of the mixed images (applied with probability 0.5).
         components (list[dict]): further components, run after the two of DACS (e.g. ``MaskedConsistency``).
         init_cfg (dict, optional): mmengine init config.
+        pretrained, train_cfg: None only (what ``mmseg.apis.init_model`` sets), see :class:`UDAWrapper`.
     """
 
     def __init__(self, model: dict, alpha: float = 0.999, pseudo_threshold: float = 0.968,
                  pseudo_weight_ignore_top: int = 0, pseudo_weight_ignore_bottom: int = 0,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes=THING_CLASSES,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, color_jitter_strength: float = 0.2,
-                 color_jitter_probability: float = 0.2, blur: bool = True, components=(), init_cfg=None):
+                 color_jitter_probability: float = 0.2, blur: bool = True, components=(), init_cfg=None,
+                 pretrained=None, train_cfg=None):
         fd = imnet_feature_dist_lambda > 0
         if fd and not _has_pretrained_backbone(model):
             raise UserError('imnet_feature_dist_lambda > 0 needs ImageNet weights for the backbone '
@@ -62,7 +64,8 @@ class DACS(UDAWrapper):
             dict(type='ClassMixSelfTraining', teacher='ema_model', color_jitter_strength=color_jitter_strength,
                  color_jitter_probability=color_jitter_probability, blur=blur),
         ]
-        super().__init__(model, teachers=teachers, components=parts + list(components), init_cfg=init_cfg)
+        super().__init__(model, teachers=teachers, components=parts + list(components), init_cfg=init_cfg,
+                         pretrained=pretrained, train_cfg=train_cfg)
 
 
 def _has_pretrained_backbone(model: dict) -> bool:

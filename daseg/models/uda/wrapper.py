@@ -23,12 +23,13 @@ import copy
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
 from ...errors import UserError
-from ...weights import SUB_MODELS
+from ...weights import SUB_MODELS, check_fits, sub_models
+from ...weights.fit import COPIED_FROM_STUDENT
 from ..segmentors.uda_encoder_decoder import stacked_labels
 from .step import DomainBatch, UDAStep
 
@@ -53,9 +54,15 @@ class UDAWrapper(BaseModel):
         components (list[dict]): component configs (registered types, e.g. ``SourceSupervision``,
             ``ClassMixSelfTraining``, ``MaskedConsistency``), run in this order.
         init_cfg (dict, optional): mmengine init config.
+        pretrained, train_cfg: None only. ``mmseg.apis.init_model`` sets both to None on any model config; the
+            student's own config (``model``) holds its backbone weights and training options.
     """
 
-    def __init__(self, model: dict, teachers: dict = None, components=(), init_cfg=None):
+    def __init__(self, model: dict, teachers: dict = None, components=(), init_cfg=None, pretrained=None,
+                 train_cfg=None):
+        if pretrained is not None or train_cfg is not None:
+            raise UserError(f'{type(self).__name__}: set pretrained and train_cfg on the student '
+                            '(model.model.backbone.pretrained, model.model.train_cfg), not on the UDA wrapper')
         super().__init__(data_preprocessor=copy.deepcopy(model.get('data_preprocessor')), init_cfg=init_cfg)
         # Batches reach the GPU with asynchronous copies (truly so from the data loader's pinned memory).
         self.data_preprocessor._non_blocking = True
@@ -78,6 +85,8 @@ class UDAWrapper(BaseModel):
         # seed and the iteration.
         self._base_seed = torch.initial_seed()
         self._local_iter = 0
+        # Set by a debug-picture hook for the iterations it draws: train_step then keeps its UDAStep.
+        self.keep_step, self.last_step = False, None
 
     # -- parts -------------------------------------------------------------------------------------------
 
@@ -104,6 +113,21 @@ class UDAWrapper(BaseModel):
             except AttributeError:
                 continue
         return found
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # mmseg's init_model and MMSegInferencer load with mmengine's load_checkpoint, which only warns about
+        # missing keys: a plain segmentor checkpoint is the student's weights (and the start of the teachers
+        # that copy it), and must fit. The runner's load_from hands over prefixed keys (see daseg.weights.fit).
+        if not prefix and state_dict and not any(k.startswith(sub.prefix) for k in state_dict for sub in SUB_MODELS):
+            weights = sub_models(dict(state_dict))[0]['model']
+            check_fits(self.model.state_dict(), weights, f'the checkpoint does not fit the student of '
+                       f'{type(self).__name__} (another architecture?)', optional_suffix='num_batches_tracked')
+            held = [sub for sub, _ in self.sub_models() if sub is SUB_MODELS[0] or sub.name in COPIED_FROM_STUDENT]
+            state_dict.clear()
+            state_dict.update({sub.prefix + k: v for sub in held for k, v in weights.items()})
+            print_log(f'{type(self).__name__}: a plain segmentor checkpoint, loaded as the '
+                      + ' and the '.join(f'{sub.name} ({sub.prefix}*)' for sub in held), logger='current')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def to_input_format(self, img):
         return img.contiguous(memory_format=self.input_memory_format)
@@ -152,6 +176,7 @@ class UDAWrapper(BaseModel):
         optim_wrapper.step()
         optim_wrapper.zero_grad()
         self._local_iter = step.iteration + 1
+        self.last_step = step if self.keep_step else None
         log_vars['loss'] = total
         return log_vars
 

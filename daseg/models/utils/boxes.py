@@ -98,7 +98,7 @@ def paste_windows(window_logits, boxes, image_size):
     if num_windows == 0 or window_logits.shape[0] % num_windows:
         raise ValueError(f'{window_logits.shape[0]} window predictions do not split into {num_windows} windows')
     batch = window_logits.shape[0] // num_windows
-    (h, w), (y1, y2, x1, x2) = window_logits.shape[-2:], boxes[0]
+    (h, w), (y1, y2, x1, x2) = (int(s) for s in window_logits.shape[-2:]), boxes[0]  # ints also when traced
     stride_h, stride_w = (y2 - y1) / h, (x2 - x1) / w
     out_h, out_w = max(round(image_size[0] / stride_h), h), max(round(image_size[1] / stride_w), w)
     summed = window_logits.new_zeros((batch, window_logits.shape[1], out_h, out_w))

@@ -63,4 +63,7 @@ class ClassMixSelfTraining(UDAComponent):
                 mixed_img, mean=preprocessor.mean.flatten(), std=preprocessor.std.flatten(),
                 generator=step.generator, color_jitter_s=self.color_jitter_strength,
                 color_jitter_p=self.color_jitter_probability, blur=self.blur)
+        # For the debug pictures (references, no copies).
+        step.cache['class_mix'] = dict(pseudo_label=pl_label, pseudo_weight=pl_weight, mask=masks,
+                                       image=mixed_img, label=mixed_label)
         return mixed_img, mixed_label, mixed_weight
