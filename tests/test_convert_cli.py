@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daseg.datasets.convert import acdc, cityscapes, dark_zurich, gta, idd, synthia
 from daseg.datasets.convert.atomic import write_bytes_atomic
+from daseg.datasets.convert.idd import convert_idd
+from entry_points import load_script
+
+# The converter scripts, whose main(argv) is the command line.
+acdc, cityscapes, dark_zurich, gta, idd, synthia = (load_script(f'tools/convert_datasets/{name}') for name in (
+    'acdc', 'cityscapes', 'darkzurich', 'gta', 'idd', 'synthia'))
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +126,7 @@ def test_idd_layout_resize_and_stats(tmp_path, capsys):
 
 def test_idd_keeps_size_maps_non_cityscapes_ids_to_ignore(tmp_path):
     raw, out = idd_raw(tmp_path / 'raw'), tmp_path / 'out'
-    idd.convert_idd(str(raw), str(out), nproc=1)
+    convert_idd(str(raw), str(out), nproc=1)
     label = np.asarray(Image.open(out / 'gtFine' / 'train' / '0' / '005506_gtFine_labelTrainIds.png'))
     assert label[:, 0].tolist() == [0, 1, 13, 18, 255, 255]
     assert (out / 'leftImg8bit' / 'val' / '1' / '000002_leftImg8bit.png').read_bytes() == (

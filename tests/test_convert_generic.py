@@ -13,10 +13,13 @@ from PIL import Image
 
 import daseg  # noqa: F401  (registers the datasets and transforms)
 from daseg.datasets import UDADataset
-from daseg.datasets.convert.generic import convert_generic, main
+from daseg.datasets.convert.generic import convert_generic
 from daseg.datasets.convert.label_map_file import read_label_map
 from daseg.evaluation import ConfusionMatrix, target_result
 from daseg.errors import UserError
+from entry_points import load_script
+
+main = load_script('tools/convert_datasets/generic').main  # the command line
 
 CLASSES = ['road', 'building', 'vegetation', 'sky', 'car']
 PALETTE = [[128, 64, 128], [70, 70, 70], [107, 142, 35], [70, 130, 180], [0, 0, 142]]

@@ -1,8 +1,7 @@
 """Every entry point answers --help without importing torch, mmseg or the package (which takes seconds).
 
 Python's own import log (PYTHONPROFILEIMPORTTIME, as ``python -X importtime``) lists every module a run imports;
-it also covers test.sh, which runs tools/test.py. The dataset converters (tools/convert_datasets/) are left
-out: their parsers are part of the package (daseg.datasets.convert).
+it also covers test.sh, which runs tools/test.py, and the dataset converters (tools/convert_datasets/).
 """
 import os
 import subprocess
@@ -13,8 +12,9 @@ import pytest
 from entry_points import ROOT, load_script
 
 HEAVY = {'torch', 'mmseg', 'mmcv', 'daseg'}
-# Scripts only: tools/segmentor_arguments.py is a module the scripts share.
-SCRIPTS = sorted(path for path in [ROOT / 'run_experiments.py', ROOT / 'merge.py', *ROOT.glob('tools/*.py')]
+# Scripts only: tools/segmentor_arguments.py and tools/convert_datasets/options.py are modules they share.
+SCRIPTS = sorted(path for path in [ROOT / 'run_experiments.py', ROOT / 'merge.py', *ROOT.glob('tools/*.py'),
+                                   *ROOT.glob('tools/convert_datasets/*.py')]
                  if "if __name__ == '__main__':" in path.read_text())
 
 

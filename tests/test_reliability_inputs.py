@@ -9,10 +9,11 @@ from mmseg.registry import TRANSFORMS
 from PIL import Image
 
 from daseg.cli import load_config, run_main
-from daseg.datasets.convert import gta
 from daseg.errors import UserError
 from daseg.label_maps import SYNTHIA_ID_TO_TRAINID
-from entry_points import ROOT, run_experiments
+from entry_points import ROOT, load_script, run_experiments
+
+gta = load_script('tools/convert_datasets/gta')  # the converter's command line
 
 DACS = ROOT / 'configs/demo/gta2cityscapes_dacs.py'
 

@@ -3,7 +3,7 @@
 import os.path as osp
 
 from ...errors import UserError
-from .cli import converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .trainid_layout import Group, check_trainid_dataset, subdirs
 
 
@@ -26,12 +26,3 @@ def check_acdc(root, nproc=1):
     if not groups:
         raise UserError(f"no <condition>/<split> folders in '{img_root}'; expected {expected}")
     return check_trainid_dataset(root, groups, nproc)
-
-
-def main(argv=None):
-    """Command line: `acdc.py DATA_ROOT [--nproc N]`; returns the exit status."""
-    parser = converter_parser('Check the ACDC layout (every image has its label where labels exist), print '
-                              'counts per condition and split, and write statistics of the train splits.')
-    parser.add_argument('data_root', help='ACDC root containing rgb_anon/ and gt/')
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: check_acdc(a.data_root, a.nproc), args)

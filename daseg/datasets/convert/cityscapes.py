@@ -10,7 +10,7 @@ from ...locks import folder_lock
 from ...label_maps import CITYSCAPES_ID_TO_TRAINID, CITYSCAPES_LABEL_IDS
 from ..checked import list_stems
 from .class_stats import write_class_stats
-from .cli import add_strict_option, converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .label_io import read_id_png
 from .relabel import LabelFormat, RelabelTask, run_relabel
 
@@ -49,13 +49,3 @@ def convert_cityscapes(root, nproc=1, strict=False):
             print(f"no labels in '{gt_dir}/train': statistics not written")
             return []
         return write_class_stats(root, entries)
-
-
-def main(argv=None):
-    """Command line: `cityscapes.py DATA_ROOT [--nproc N] [--strict]`; returns the exit status."""
-    parser = converter_parser('Convert Cityscapes labelIds to trainIds (*_gtFine_labelTrainIds.png) and write '
-                              'rare-class-sampling statistics of gtFine/train at DATA_ROOT.')
-    parser.add_argument('data_root', help='Cityscapes root containing leftImg8bit/ and gtFine/')
-    add_strict_option(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_cityscapes(a.data_root, a.nproc, a.strict), args)

@@ -3,7 +3,7 @@
 import os.path as osp
 
 from ...errors import UserError
-from .cli import converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .trainid_layout import Group, check_trainid_dataset, subdirs
 
 
@@ -26,13 +26,3 @@ def check_dark_zurich(root, nproc=1):
     if not groups:
         raise UserError(f"no <split>/<condition> folders in '{img_root}'; expected {expected}")
     return check_trainid_dataset(root, groups, nproc)
-
-
-def main(argv=None):
-    """Command line: `darkzurich.py DATA_ROOT [--nproc N]`; returns the exit status."""
-    parser = converter_parser('Check the Dark Zurich layout (every image has its label where labels exist), '
-                              'print counts per split and condition, and write statistics of a labelled train '
-                              'split.')
-    parser.add_argument('data_root', help='Dark Zurich root containing rgb_anon/ and gt/')
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: check_dark_zurich(a.data_root, a.nproc), args)

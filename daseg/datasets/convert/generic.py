@@ -3,7 +3,7 @@
 import os.path as osp
 
 from ...errors import UserError
-from .cli import add_split_option, add_strict_option, converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .label_io import read_packed_colors, read_raw_ids
 from .label_map_file import read_label_map, show_color
 from .relabel import TRAIN_ID_SUFFIX, LabelFormat, convert_label_folder
@@ -44,25 +44,3 @@ def convert_generic(root, label_map, label_dir='labels', label_suffix='.png', np
     kind = 'ids' if labelled.kind == 'ids' else 'colours'
     print(f"label map '{label_map}': {len(labelled.classes)} classes, {len(labelled.mapping)} raw {kind}")
     return convert_label_folder(root, label_dir, label_format(labelled), nproc, split_file, strict, label_suffix)
-
-
-def main(argv=None):
-    """Command line: `generic.py DATA_ROOT --label-map MAP [--label-dir DIR] [--label-suffix S] [--split-file FILE]
-    [--nproc N] [--strict]`; returns the exit status."""
-    parser = converter_parser('Convert the labels of one\'s own dataset to trainIds with a label map '
-                              '(<stem>_labelTrainIds.png beside each raw label) and write rare-class-sampling '
-                              'statistics at DATA_ROOT.')
-    parser.add_argument('data_root', help='dataset root containing the label folder')
-    parser.add_argument('--label-map', required=True, metavar='MAP',
-                        help='JSON, YAML or CSV file: the classes (names, optional palette) and the raw ids or '
-                             'colours -> trainIds (format: README, "Your own dataset")')
-    parser.add_argument('--label-dir', default='labels', help='raw label folder under DATA_ROOT (default: '
-                                                              '%(default)s)')
-    parser.add_argument('--label-suffix', default='.png',
-                        help='ending of the raw label files: <stem><suffix> -> <stem>_labelTrainIds.png (default: '
-                             '%(default)s)')
-    add_split_option(parser)
-    add_strict_option(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_generic(a.data_root, a.label_map, a.label_dir, a.label_suffix, a.nproc,
-                                             a.split_file, a.strict), args)

@@ -2,7 +2,7 @@
 import os.path as osp
 
 from .cityscapes import CITYSCAPES_FORMAT
-from .cli import add_split_option, add_strict_option, converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .relabel import convert_label_folder
 
 
@@ -22,14 +22,3 @@ def convert_gta(root, nproc=1, split_file=None, strict=False):
     require_dir(root, 'GTA root', 'a folder with images/ and labels/')
     require_dir(osp.join(root, 'labels'), 'GTA label folder', 'labels/<n>.png, palette PNGs of Cityscapes labelIds')
     return convert_label_folder(root, 'labels', CITYSCAPES_FORMAT, nproc, split_file, strict)
-
-
-def main(argv=None):
-    """Command line: `gta.py DATA_ROOT [--split-file FILE] [--nproc N] [--strict]`; returns the exit status."""
-    parser = converter_parser('Convert GTA5 labels to Cityscapes trainIds (labels/<n>_labelTrainIds.png) and '
-                              'write rare-class-sampling statistics at DATA_ROOT.')
-    parser.add_argument('data_root', help='GTA root containing images/ and labels/')
-    add_split_option(parser)
-    add_strict_option(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_gta(a.data_root, a.nproc, a.split_file, a.strict), args)

@@ -17,7 +17,7 @@ from ...locks import folder_lock
 from ..checked import list_stems
 from .atomic import copy_file_atomic, write_bytes_atomic
 from .class_stats import class_stats_entry, write_class_stats
-from .cli import add_strict_option, converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .label_io import apply_id_map, encode_png, read_color_image, read_id_png
 from .parallel import run_parallel
 from .unmapped import find_unmapped, report_unmapped
@@ -156,17 +156,3 @@ def _convert(out_root, splits, tasks, all_tasks, nproc):
         print('no labelled train split: statistics not written')
         return []
     return write_class_stats(out_root, train)
-
-
-def main(argv=None):
-    """Command line: `idd.py RAW_ROOT OUT_ROOT [--resize W H] [--nproc N] [--strict]`; returns the exit status."""
-    parser = converter_parser('Convert IDD (after its toolkit) to the Cityscapes-like layout read by '
-                              'IDDDataset: PNG images and *_gtFine_labelTrainIds.png labels.')
-    parser.add_argument('raw_root', help='IDD root with leftImg8bit/ and gtFine/*_labelcsTrainIds.png')
-    parser.add_argument('out_root', help='output root')
-    parser.add_argument('--resize', nargs=2, type=int, metavar=('W', 'H'),
-                        help='resize every frame, e.g. 1920 1080 (nearest for labels)')
-    add_strict_option(parser)
-    args = parser.parse_args(argv)
-    size = tuple(args.resize) if args.resize else None
-    return run_cli(lambda a: convert_idd(a.raw_root, a.out_root, a.nproc, size, a.strict), args)

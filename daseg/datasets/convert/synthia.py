@@ -2,7 +2,7 @@
 import os.path as osp
 
 from ...label_maps import SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS
-from .cli import add_split_option, add_strict_option, converter_parser, require_dir, run_cli
+from .cli import require_dir
 from .label_io import read_synthia_ids
 from .relabel import LabelFormat, convert_label_folder
 
@@ -25,14 +25,3 @@ def convert_synthia(root, nproc=1, split_file=None, strict=False):
     require_dir(osp.join(root, 'GT', 'LABELS'), 'SYNTHIA label folder', 'GT/LABELS/<n>.png, 16-bit label PNGs')
     fmt = LabelFormat(read_synthia_ids, SYNTHIA_ID_TO_TRAINID, SYNTHIA_LABEL_IDS)
     return convert_label_folder(root, 'GT/LABELS', fmt, nproc, split_file, strict)
-
-
-def main(argv=None):
-    """Command line: `synthia.py DATA_ROOT [--split-file FILE] [--nproc N] [--strict]`; returns the exit status."""
-    parser = converter_parser('Convert SYNTHIA labels to Cityscapes trainIds (GT/LABELS/<n>_labelTrainIds.png) '
-                              'and write rare-class-sampling statistics at DATA_ROOT.')
-    parser.add_argument('data_root', help='SYNTHIA root containing RGB/ and GT/LABELS/')
-    add_split_option(parser)
-    add_strict_option(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda a: convert_synthia(a.data_root, a.nproc, a.split_file, a.strict), args)
