@@ -56,7 +56,10 @@ def test_short_dacs_run_from_a_source_only_model_logs_summaries(demo_dir, monkey
     text = log.read_text()
     lines = text.splitlines()
     assert len(lines) < 100, f'{len(lines)} lines'
-    assert max(len(line) for line in lines) < 2000
+    # No dump on one line (the 11,323-character missing-keys line of old); mmengine's environment report, whose
+    # build-flags line depends on the torch build (2,226 characters for the CUDA wheel), ends with a dash line.
+    after_environment = text.rsplit('-' * 60, 1)[-1].splitlines()
+    assert max(len(line) for line in after_environment) < 2000
     assert '\r' not in text
     for noise in NOISE:
         assert noise not in text, noise
