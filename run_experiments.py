@@ -55,7 +55,10 @@ def parse_args(argv=None):
                        help='mixed precision: bf16 (also a bare --amp), or fp16 with dynamic loss scaling '
                             '(default: none)')
     speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
-    speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
+    speed.add_argument('--compile', action='store_true',
+                       help='torch.compile the training step (forwards, losses, pseudo-labels, ClassMix)')
+    speed.add_argument('--compile-mode', choices=['default', 'reduce-overhead', 'max-autotune-no-cudagraphs'],
+                       help="torch.compile mode, implies --compile; 'reduce-overhead': CUDA graphs (GPU only)")
     speed.add_argument('--checkpoint-blocks', action='store_true',
                        help='activation checkpointing of the MiT blocks (less memory, slower)')
     speed.add_argument('--tf32', action='store_true', help='TF32 for the float32 matmuls and convolutions (CUDA)')
@@ -96,7 +99,8 @@ def prepare_config(args):
     if mismatch:
         print(mismatch)
     cfg.launcher = args.launcher
-    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+    compile_options = dict(mode=args.compile_mode) if args.compile_mode else args.compile
+    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=compile_options,
                     checkpoint_blocks=args.checkpoint_blocks, tf32=args.tf32)
     configure_tracking(cfg, args.vis)
     if args.sync_bn:

@@ -1,6 +1,7 @@
 """Several processes (gloo on the CPU): averaged gradients equal the gradient of the concatenated batch, DACS starts
 from rank 0's weights and keeps student and teacher identical on every rank, BN buffers are made equal before
-evaluation, the runner picks the right wrapper, and tools/dist_train.sh trains the demo with 2 processes."""
+evaluation, torch's DDP all-reduces in the last backward pass of a step only, the runner picks the right wrapper,
+and tools/dist_train.sh trains the demo with 2 processes."""
 import os
 import socket
 import subprocess
@@ -12,9 +13,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+from torch.nn.parallel import DistributedDataParallel
 
 from daseg.engine.runner import DasegRunner
-from daseg.engine.uda_parallel import GradientAveragingOptimWrapper, UDADistributedWrapper
+from daseg.engine.uda_parallel import LastBackwardSyncs, UDADistributedWrapper
 from daseg.errors import UserError
 from entry_points import ROOT, run_experiments
 from speed_models import batch, build_dacs, step
@@ -44,10 +47,16 @@ def check_gradient_average(rank):
     generator = torch.Generator().manual_seed(1)
     x, y = torch.randn(8, 5, generator=generator), torch.randn(8, 3, generator=generator)
     F.mse_loss(reference(x), y).backward()  # one process, the whole batch
-    wrapper = GradientAveragingOptimWrapper(OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)), model)
-    shard = slice(4 * rank, 4 * rank + 4)  # this rank's half
-    wrapper.backward(F.mse_loss(model(x[shard]), y[shard]))
-    local = [p.grad.clone() for p in model.parameters()]
+    ddp = DistributedDataParallel(model)
+    wrapper = LastBackwardSyncs(OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)), ddp, components=2)
+    # This rank's half in two backward passes, as a UDA step has one per component: the first (under no_sync)
+    # accumulates, the second all-reduces the sum.
+    for quarter in (slice(4 * rank, 4 * rank + 2), slice(4 * rank + 2, 4 * rank + 4)):
+        with wrapper.optim_context(model):
+            loss = F.mse_loss(ddp(x[quarter]), y[quarter]) / 2
+        wrapper.backward(loss)
+        if quarter.start == 4 * rank:  # after the first: this rank's first quarter alone
+            local = [p.grad.clone() for p in model.parameters()]
     wrapper.step()
     for param, ref, own in zip(model.parameters(), reference.parameters(), local):
         torch.testing.assert_close(param.grad, ref.grad, rtol=1e-6, atol=1e-7)
@@ -82,6 +91,37 @@ def check_dacs_replicas(rank):
     assert torch.equal(after[0], after[1]) and torch.equal(after[0], before[0])
 
 
+class BackwardLog(OptimWrapper):
+    """Records, after each backward pass, how many buckets DDP's all-reduce (``calls``) had sent so far."""
+
+    def __init__(self, optimizer, calls):
+        super().__init__(optimizer)
+        self.calls, self.after_backward = calls, []
+
+    def backward(self, loss, **kwargs):
+        super().backward(loss, **kwargs)
+        self.after_backward.append(len(self.calls))
+
+
+def check_ddp_syncs_the_last_backward_only(rank):
+    model = build_dacs(size=(32, 32))
+    wrapper = UDADistributedWrapper(model)
+    calls = []
+
+    def counted_allreduce(state, bucket):
+        calls.append(bucket.index())
+        return allreduce_hook(state, bucket)
+
+    wrapper.ddp.register_comm_hook(None, counted_allreduce)
+    optim_wrapper = BackwardLog(torch.optim.SGD(model.model.parameters(), lr=1e-3), calls)
+    for iteration in range(2):
+        step(wrapper, optim_wrapper, batch((32, 32), seed=10 * iteration + rank), iteration)
+    # Two components (source, ClassMix) per step: nothing is sent in the first backward pass of a step (no_sync),
+    # all of DDP's buckets in the second, and they average the student's gradient, as the replica test checks.
+    first, second, third, fourth = optim_wrapper.after_backward
+    assert first == 0 and second > 0 and third == second and fourth - third == len(set(calls[second:]))
+
+
 def worker(rank, port):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -90,6 +130,7 @@ def worker(rank, port):
     try:
         check_gradient_average(rank)
         check_dacs_replicas(rank)
+        check_ddp_syncs_the_last_backward_only(rank)
     finally:
         dist.destroy_process_group()
 

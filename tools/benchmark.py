@@ -11,13 +11,19 @@ backward passes, optimiser step) and the learning-rate update, on a batch of the
 already on the device (no data loading). Weights are randomly initialised (no pretrained file needed). Prints
 s/iter, images/s, peak memory (CUDA: allocated and reserved, after warm-up and overall; CPU: peak RSS of the
 process), FLOPs per step and the achieved TFLOP/s (and its share of the GPU's dense bf16 peak when known), and with
-``--eval`` the inference throughput of the student, whole-image and sliding-window.
+``--eval`` the inference throughput of the student, whole-image and sliding-window. With ``--compile`` it also
+prints the graphs dynamo compiled, the graph breaks with their reasons, and the compile time (the warm-up
+iterations that compiled, less as many steady iterations); ``--compare`` times the eager step first in the same
+run and prints the speed-up. ``--profile DIR`` writes a ``torch.profiler`` trace of a few more iterations and
+prints kernel launches per iteration and the GPU's busy share (on the CPU: top-level aten ops per iteration).
+
+    python tools/benchmark.py configs/demo/gta2cityscapes_dacs.py --device cpu --compile --compare --profile /tmp/p
 """
 import argparse
+import functools
+import gc
 import json
-import logging
 import os.path as osp
-import resource
 import sys
 import time
 
@@ -40,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument('--no-flops', action='store_true', help='skip counting FLOPs (one more step)')
     p.add_argument('--flops-only', action='store_true',
                    help="only count the step's FLOPs, on torch's 'meta' device (no arithmetic: seconds at any size)")
+    p.add_argument('--profile', metavar='DIR', help='write a torch.profiler trace of --profile-iters more '
+                   'iterations to DIR/trace.json and print launches per iteration and the busy share')
+    p.add_argument('--profile-iters', type=int, default=3, metavar='N', help='profiled iterations (default 3)')
     p.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads)')
     p.add_argument('--json', metavar='FILE', help='also write the results to FILE as JSON')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config entries')
@@ -47,7 +56,12 @@ def parse_args(argv=None):
     speed.add_argument('--amp', nargs='?', const='bf16', choices=['none', 'bf16', 'fp16'], default='none',
                        help='mixed precision (a bare --amp: bf16)')
     speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
-    speed.add_argument('--compile', action='store_true', help='torch.compile the backbones and decode heads')
+    speed.add_argument('--compile', action='store_true',
+                       help='torch.compile the training step (see daseg.engine.compile_step)')
+    speed.add_argument('--compile-mode', choices=['default', 'reduce-overhead', 'max-autotune-no-cudagraphs'],
+                       help="torch.compile mode, implies --compile; 'reduce-overhead': CUDA graphs (GPU only)")
+    speed.add_argument('--compare', action='store_true',
+                       help='with --compile: time the eager step too, in the same run, and print the speed-up')
     speed.add_argument('--checkpoint-blocks', action='store_true', help='activation checkpointing of MiT blocks')
     speed.add_argument('--tf32', action='store_true', help='TF32 matmuls and convolutions (CUDA, float32 parts)')
     return p.parse_args(argv)
@@ -59,10 +73,14 @@ if __name__ == '__main__':
 import torch  # noqa: E402
 
 from daseg.cli import load_config, run_main  # noqa: E402
+from daseg.engine.benchmark_report import print_report, print_speedup  # noqa: E402
+from daseg.engine.compile_report import compile_counters, reset_compile_state  # noqa: E402
+from daseg.engine.flops import count_flops, peak_tflops  # noqa: E402
+from daseg.engine.profile_summary import profile_iterations  # noqa: E402
+from daseg.engine.speed import configure_speed  # noqa: E402
+from daseg.engine.step_timing import build, synchronize, time_training, train_iteration  # noqa: E402
+from daseg.engine.synthetic_batch import crop_size_of, synthetic_batch  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
-
-GIB = 2 ** 30
-
 
 def pick_device(name, flops_only=False):
     if flops_only:
@@ -72,79 +90,6 @@ def pick_device(name, flops_only=False):
     if name == 'cuda' and not torch.cuda.is_available():
         raise UserError('--device cuda: no CUDA GPU is visible to torch')
     return torch.device(name)
-
-
-def synchronize(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def build(cfg, device):
-    """The config's model (random weights) on ``device`` in train mode, its optimiser wrapper and schedulers."""
-    from mmengine.logging import MMLogger
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
-    from mmseg.registry import MODELS
-
-    from daseg.engine.param_groups import with_merged_groups
-    from daseg.engine.speed import apply_speed_options
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
-    apply_speed_options(model, **dict(cfg.get('speed') or {}))
-    model.to(device).train()
-    # mmengine lists every frozen teacher parameter it leaves out of the optimiser; not news here.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        optim_wrapper = build_optim_wrapper(model, with_merged_groups(cfg.optim_wrapper))  # as the runner
-    finally:
-        logger.setLevel(level)
-    schedulers = []
-    for scheduler in cfg.get('param_scheduler') or []:
-        schedulers.append(PARAM_SCHEDULERS.build(dict(scheduler, optimizer=optim_wrapper)))
-    return model, optim_wrapper, schedulers
-
-
-def train_iteration(model, optim_wrapper, schedulers, batch, iteration):
-    """What the runner does per training iteration, without data loading and hooks."""
-    from mmengine.logging import MessageHub
-    MessageHub.get_current_instance().update_info('iter', iteration)
-    outputs = model.train_step(batch, optim_wrapper=optim_wrapper)
-    for scheduler in schedulers:
-        scheduler.step()
-    return outputs
-
-
-def time_training(model, optim_wrapper, schedulers, batch, iters, warmup, device):
-    """Seconds per iteration over ``iters`` iterations after ``warmup``, with the memory peaks.
-
-    Returns:
-        dict: ``s_per_iter``, and ``peak_allocated_gib`` / ``peak_reserved_gib`` after warm-up and
-        ``first_peak_allocated_gib`` over all iterations (CUDA), or ``peak_rss_gib`` (CPU).
-    """
-    result = {}
-    for iteration in range(warmup):
-        train_iteration(model, optim_wrapper, schedulers, batch, iteration)
-    synchronize(device)
-    if device.type == 'cuda':
-        result['overall_peak_allocated_gib'] = torch.cuda.max_memory_allocated(device) / GIB
-        torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    for iteration in range(warmup, warmup + iters):
-        train_iteration(model, optim_wrapper, schedulers, batch, iteration)
-    synchronize(device)
-    result['s_per_iter'] = (time.perf_counter() - start) / iters
-    result.update(memory_peaks(device))
-    return result
-
-
-def memory_peaks(device):
-    if device.type == 'cuda':
-        return dict(peak_allocated_gib=torch.cuda.max_memory_allocated(device) / GIB,
-                    peak_reserved_gib=torch.cuda.max_memory_reserved(device) / GIB)
-    # ru_maxrss is in KiB on Linux: the high-water mark of the whole process.
-    return dict(peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB)
 
 
 def is_uda(model):
@@ -210,55 +155,10 @@ def device_name(device):
     return f'CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)'
 
 
-def report(results, out=None):
-    """Print the results as a two-column table (to ``out``, default stdout)."""
-    out = out or sys.stdout
-    rows = [('config', results['config']), ('device', results['device']), ('amp', results['amp']),
-            ('speed options', results['speed_options'] or 'none'),
-            ('batch', f"{results['batch']} per domain x {results['domains']} domain(s), crop "
-                      f"{results['crop'][0]}x{results['crop'][1]}")]
-    if 's_per_iter' in results:
-        rows += [('iterations', f"{results['iters']} timed after {results['warmup']} warm-up"),
-                 ('train s/iter', f"{results['s_per_iter']:.4f}"),
-                 ('train images/s', f"{results['images_per_s']:.2f}")]
-    if 'peak_allocated_gib' in results:
-        rows += [('peak allocated (GiB)', f"{results['peak_allocated_gib']:.2f} (overall incl. warm-up "
-                                           f"{results['overall_peak_allocated_gib']:.2f})"),
-                 ('peak reserved (GiB)', f"{results['peak_reserved_gib']:.2f}")]
-    elif 'peak_rss_gib' in results:
-        rows.append(('peak RSS (GiB)', f"{results['peak_rss_gib']:.2f}"))
-    if 'tflop_per_iter' in results:
-        rows.append(('TFLOP/iter', f"{results['tflop_per_iter']:.4f}"))
-    if 'achieved_tflops' in results:
-        rows.append(('achieved TFLOP/s', f"{results['achieved_tflops']:.4f}"))
-        if results.get('fraction_of_peak') is not None:
-            rows.append(('fraction of bf16 peak', f"{100 * results['fraction_of_peak']:.2f} % of "
-                                                  f"{results['peak_tflops']:.0f} TFLOP/s"))
-    if 'whole_images_per_s' in results:
-        size = 'x'.join(map(str, results['eval_size']))
-        rows += [(f'eval whole {size} images/s', f"{results['whole_images_per_s']:.3f}"),
-                 (f'eval slide {size} images/s', f"{results['slide_images_per_s']:.3f} (window "
-                                                 f"{'x'.join(map(str, results['slide_window']))}, stride "
-                                                 f"{'x'.join(map(str, results['slide_stride']))})")]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f'{name.ljust(width)} : {value}', file=out)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    if args.iters < 1 or args.warmup < 0:
-        raise UserError(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device, args.flops_only)
-
-    from daseg.engine.flops import count_flops, peak_tflops
-    from daseg.engine.speed import configure_speed
-    from daseg.engine.synthetic_batch import crop_size_of, synthetic_batch
-
+def measure(args, device, compile, profile_dir=None):
+    """Build the config's model with ``compile`` (False for eager) and time, profile and count its step."""
     cfg = load_config(args.config, args.cfg_options)
-    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+    configure_speed(cfg, amp=args.amp, channels_last=args.channels_last, compile=compile,
                     checkpoint_blocks=args.checkpoint_blocks, tf32=args.tf32)
     crop = tuple(args.crop) if args.crop else crop_size_of(cfg)
     segmentor_cfg = cfg.model['model'] if 'model' in cfg.model else cfg.model
@@ -267,6 +167,12 @@ def main(argv=None):
     if cfg.model.get('data_preprocessor'):
         cfg.model.data_preprocessor['size'] = crop
     torch.backends.cudnn.benchmark = bool((cfg.get('env_cfg') or {}).get('cudnn_benchmark', False))
+    if compile:
+        reset_compile_state()  # the compile time and counters of this model alone
+    gc.collect()  # a previous variant's model and buffers
+    if device.type == 'cuda':
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     torch.manual_seed(0)
 
     model, optim_wrapper, schedulers = build(cfg, device)
@@ -274,21 +180,27 @@ def main(argv=None):
     batch_size = args.batch or cfg.train_dataloader.batch_size
     num_classes = segmentor_of(model).decode_head.num_classes
     batch = synthetic_batch(batch_size, crop, num_classes=num_classes, uda=uda, device=device)
-
-    results = dict(config=args.config, device=device_name(device), amp=args.amp,
-                   speed_options=', '.join(name for name in ('channels_last', 'compile', 'checkpoint_blocks', 'tf32')
-                                           if getattr(args, name)),
+    options = [name for name in ('channels_last', 'checkpoint_blocks', 'tf32') if getattr(args, name)]
+    if compile:
+        options.append(f'compile {compile}' if isinstance(compile, dict) else 'compile')
+    results = dict(config=args.config, device=device_name(device), amp=args.amp, speed_options=', '.join(options),
                    batch=batch_size, domains=2 if uda else 1, crop=list(crop), iters=args.iters, warmup=args.warmup)
+    step = functools.partial(train_iteration, model, optim_wrapper, schedulers, batch)
+    # The iteration the timed run counts at: the random blur (a convolution) is then the same.
+    counted = args.warmup + args.iters
     if args.flops_only:
-        # The iteration the timed run counts at: the random blur (a convolution) is then the same.
-        flops, _ = count_flops(train_iteration, model, optim_wrapper, schedulers, batch, args.warmup + args.iters)
-        results['tflop_per_iter'] = flops / 1e12
-        report(results)
+        results['tflop_per_iter'] = count_flops(step, counted)[0] / 1e12
         return results
-    results.update(time_training(model, optim_wrapper, schedulers, batch, args.iters, args.warmup, device))
+    results.update(time_training(step, args.iters, args.warmup, device))
     results['images_per_s'] = batch_size * results['domains'] / results['s_per_iter']
+    if compile:
+        results.update(compile_counters())
+    if profile_dir:
+        results.update(profile_iterations(step, counted, args.profile_iters, device, profile_dir))
     if not args.no_flops:
-        flops, _ = count_flops(train_iteration, model, optim_wrapper, schedulers, batch, args.warmup + args.iters)
+        # The arithmetic of the step, not of its compiled kernels (which the counter cannot see).
+        with torch.compiler.set_stance('force_eager'):
+            flops = count_flops(step, counted)[0]
         results['tflop_per_iter'] = flops / 1e12
         results['achieved_tflops'] = flops / 1e12 / results['s_per_iter']
         peak = peak_tflops(torch.cuda.get_device_name(device)) if device.type == 'cuda' else None
@@ -298,7 +210,32 @@ def main(argv=None):
     if args.eval:
         size = tuple(args.eval_size) if args.eval_size else ((1024, 2048) if device.type == 'cuda' else (256, 512))
         results.update(time_inference(model, optim_wrapper, size, crop, args.iters, args.warmup, device))
-    report(results)
+    return results
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        raise UserError(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}')
+    if args.profile and args.profile_iters < 1:
+        raise UserError(f'--profile-iters must be >= 1, got {args.profile_iters}')
+    if args.compile_mode:
+        args.compile = dict(mode=args.compile_mode)
+    if args.compare and not args.compile:
+        raise UserError('--compare times eager against compiled: it needs --compile')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device, args.flops_only)
+    if args.compare and not args.flops_only:
+        eager = measure(args, device, False, args.profile and osp.join(args.profile, 'eager'))
+        print_report(eager, title='eager')
+        compiled = measure(args, device, args.compile, args.profile and osp.join(args.profile, 'compiled'))
+        print_report(compiled, title='compiled')
+        print_speedup(eager, compiled)
+        results = dict(eager=eager, compiled=compiled, speedup=eager['s_per_iter'] / compiled['s_per_iter'])
+    else:
+        results = measure(args, device, args.compile, args.profile)
+        print_report(results)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)

@@ -5,7 +5,13 @@
 #
 # The global batch is NGPUS x the config's batch_size (source and target each); the learning rate is the
 # config's unless --scale-lr is given. Environment: PORT (default 29500; change it to run two jobs at once),
-# PYTHON (default: python), and NNODES / NODE_RANK / MASTER_ADDR for several machines.
+# PYTHON (default: python), and NNODES / NODE_RANK / MASTER_ADDR for several machines: the same command on each,
+# e.g. two machines with 8 GPUs each, node 0 at 10.0.0.1 (reachable from node 1 on PORT):
+#
+#     NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8 --work-dir DIR    # on node 0
+#     NNODES=2 NODE_RANK=1 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8 --work-dir DIR    # on node 1
+#
+# DIR must be the same shared folder on both (rank 0 writes it; --resume reads it everywhere).
 set -euo pipefail
 if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: tools/dist_train.sh CONFIG NGPUS [run_experiments.py options]" >&2

@@ -5,8 +5,8 @@ from .param_groups import MergedGroupsOptimWrapperConstructor, merge_param_group
 from .runner import DasegRunner
 from .schedulers import PolyWarmupLR
 from .speed import apply_speed_options, configure_speed
-from .uda_parallel import GradientAveragingOptimWrapper, UDADistributedWrapper
+from .uda_parallel import UDADistributedWrapper
 
 __all__ = ['AutocastOptimWrapper', 'DasegRunner', 'DebugImageHook', 'DeferredRuntimeInfoHook',
-           'GradientAveragingOptimWrapper', 'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook',
+           'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook',
            'UDADistributedWrapper', 'apply_speed_options', 'configure_speed', 'merge_param_groups', 'with_amp']

@@ -7,9 +7,10 @@ option                  effect
                         see :mod:`daseg.engine.amp`
 ``channels_last``       4-D weights and the input images in NHWC layout (cuDNN's preferred layout for
                         convolutions in reduced precision)
-``compile``             ``torch.compile`` of the backbone and decode head of every sub-model (student,
-                        teacher, ImageNet model), in place, so checkpoints keep their keys; a dict is
-                        passed to ``torch.compile`` (e.g. ``dict(mode='max-autotune-no-cudagraphs')``)
+``compile``             ``torch.compile`` of the tensor work of the whole training step (every component's
+                        forward and loss, the teachers' pseudo-labels, ClassMix), static shapes, in place,
+                        so checkpoints keep their keys, see :mod:`daseg.engine.compile_step`; a dict is
+                        passed to ``torch.compile`` (e.g. ``dict(mode='reduce-overhead')``: CUDA graphs)
 ``checkpoint_blocks``   activation checkpointing of the MiT blocks (``backbone.with_cp``): less memory,
                         about one more backbone forward pass per step
 ``tf32``                TF32 tensor cores for the float32 matmuls and convolutions (CUDA; a process-wide
@@ -23,6 +24,8 @@ import torch
 
 from ..errors import UserError
 from .amp import with_amp
+from .compile_step import check_compile_options, compile_step
+
 
 def configure_speed(cfg, amp: str = 'none', channels_last: bool = False, compile=False,
                     checkpoint_blocks: bool = False, tf32: bool = False):
@@ -45,6 +48,7 @@ def configure_speed(cfg, amp: str = 'none', channels_last: bool = False, compile
     if channels_last:
         speed['channels_last'] = True
     if compile:
+        check_compile_options(compile if isinstance(compile, dict) else {})
         speed['compile'] = compile
     if tf32:
         speed['tf32'] = True
@@ -84,17 +88,5 @@ def apply_speed_options(model: torch.nn.Module, channels_last: bool = False, com
         if hasattr(model, 'input_memory_format'):
             model.input_memory_format = torch.channels_last
     if compile:
-        options = compile if isinstance(compile, dict) else {}
-        for segmentor in _segmentors(model):
-            for part in ('backbone', 'decode_head'):
-                module = getattr(segmentor, part, None)
-                if module is not None:
-                    module.compile(**options)
+        compile_step(model, **(compile if isinstance(compile, dict) else {}))
     return model
-
-
-def _segmentors(model):
-    """The segmentors inside a UDA wrapper, or the model itself."""
-    if callable(getattr(model, 'sub_models', None)):
-        return [module for _, module in model.sub_models()]
-    return [model]

@@ -1,89 +1,125 @@
-"""Data-parallel training of a UDA wrapper (DACS) on several processes, one GPU each.
+"""Data-parallel training of a UDA wrapper (DACS) on several processes, one GPU each, on torch's DDP.
 
 mmengine's ``MMDistributedDataParallel`` cannot train DACS: its ``train_step`` runs the wrapped model's own
-``forward``/``parse_losses``/``update_params`` sequence instead of ``DACS.train_step``, and torch's DDP expects one
-forward and one backward pass per step where DACS has a teacher pass and two backward passes.
-:class:`UDADistributedWrapper` keeps ``DACS.train_step`` whole and averages the student's gradients over the
-processes just before the optimiser step:
+``forward``/``parse_losses``/``update_params`` sequence instead of ``DACS.train_step``, which computes one loss per
+component and back-propagates each at once. :class:`UDADistributedWrapper` keeps ``DACS.train_step`` whole and puts
+the UDA model under torch's ``DistributedDataParallel``, whose bucketed all-reduce overlaps the last backward pass:
 
-* at construction every parameter and buffer is broadcast from rank 0, so all processes start identical;
-* each process runs the whole DACS step on its own source and target batch (the samplers shard the data by
-  rank), then the gradients are all-reduced (averaged), so every process takes the same optimiser step on the
-  mean gradient of the global batch of ``world_size x batch_size`` source and target images;
-* the student is therefore the same on every process, and so is the EMA teacher computed from it;
-* BatchNorm normalises with each process's own batch (running statistics differ between processes) unless the
-  config converts it with ``sync_bn='torch'``; before validation or testing the buffers are broadcast from rank 0,
-  so every process evaluates, and rank 0 saves, the same model.
-
-Gradients are averaged after the backward passes rather than overlapped with them as DDP does; on one node with
-NVLink this costs a few milliseconds per step for MiT-B5.
+* the student's training calls (``loss_by_label``) go through DDP's forward (``UDAEncoderDecoder.route_calls``),
+  so DDP hooks every backward pass that reaches a trained parameter: the student's and the components' own (e.g.
+  MRM's Rebuilder); the teachers' parameters do not train and are no part of it;
+* every component's forward pass but the last runs under ``no_sync()``: those backward passes only accumulate
+  gradients, and the last one all-reduces the accumulated sum (divided by the number of processes), i.e. the mean
+  over the processes of the step's gradient. Every process takes the same optimiser step on the mean gradient of
+  the global batch of ``world_size x batch_size`` source and target images;
+* at construction DDP copies rank 0's parameters (teachers included) to every process, and the buffers are copied
+  here; student and EMA teacher therefore stay the same on every process;
+* DDP must know, in the last backward pass, which trained parameters took no part in it: needed when a component
+  that is not the last owns trained parameters (e.g. MRM before MIC), then ``find_unused_parameters`` is on
+  (or force it with ``model_wrapper_cfg=dict(find_unused_parameters=True)``);
+* BatchNorm normalises with each process's own batch (running statistics differ between processes, DDP does not
+  broadcast them) unless the config converts it with ``sync_bn='torch'``; before validation or testing the
+  buffers are broadcast from rank 0, so every process evaluates, and rank 0 saves, the same model.
 """
+import contextlib
+import warnings
+
 import torch.nn as nn
 from mmengine.registry import MODEL_WRAPPERS
+from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import UserError
-from .gradient_sync import BUCKET_MB, average_gradients, broadcast_module, broadcast_tensors
+from .tensor_broadcast import BUCKET_MB, broadcast_tensors
 
 
-class GradientAveragingOptimWrapper:
-    """An optimiser wrapper proxy whose ``step`` first averages the gradients of ``module`` over the processes.
+class _StudentEntry(nn.Module):
+    """DDP's module: the whole UDA model (so every trained parameter is DDP's), whose forward is the student's."""
 
-    Everything else (``optim_context``, ``backward``, ``zero_grad``, learning rates, state) is the wrapped
-    optimiser wrapper's.
+    def __init__(self, uda: nn.Module):
+        super().__init__()
+        self.uda = uda
 
-    Args:
-        optim_wrapper (OptimWrapper): the runner's optimiser wrapper.
-        module (nn.Module): the model whose parameters' gradients are averaged.
-        group (ProcessGroup, optional): the processes to average over; the default group when None.
-        bucket_mb (int): largest flat buffer per all-reduce, MiB.
+    def forward(self, *args, **kwargs):
+        return self.uda.model(*args, **kwargs)
+
+
+class LastBackwardSyncs:
+    """An optimiser wrapper proxy for one UDA step of ``components`` losses: the forward passes inside all but the
+    last ``optim_context`` run under the DDP module's ``no_sync()`` (see the module docstring).
+
+    Everything else (``backward``, ``step``, ``zero_grad``, learning rates, state) is the wrapped optimiser
+    wrapper's; ``step`` refuses to run when the last loss had no backward pass (its gradients were not averaged).
     """
 
-    def __init__(self, optim_wrapper, module, group=None, bucket_mb=BUCKET_MB):
+    def __init__(self, optim_wrapper, ddp: DistributedDataParallel, components: int):
         self._optim_wrapper = optim_wrapper
-        self._module = module
-        self._group = group
-        self._bucket_mb = bucket_mb
+        self._ddp = ddp
+        self._left = components
+        self._unsynced = False
 
     def __getattr__(self, name):
         return getattr(self._optim_wrapper, name)
 
-    def step(self, **kwargs):
-        average_gradients(self._module.parameters(), self._group, self._bucket_mb)
-        self._optim_wrapper.step(**kwargs)
+    @contextlib.contextmanager
+    def optim_context(self, model):
+        self._left -= 1
+        accumulate = self._ddp.no_sync() if self._left > 0 else contextlib.nullcontext()
+        with self._optim_wrapper.optim_context(model), accumulate:
+            yield
+        self._unsynced = self._left <= 0
 
-    def update_params(self, loss, step_kwargs=None, zero_kwargs=None):
-        self._optim_wrapper.backward(loss)
-        if self._optim_wrapper.should_update():
-            self.step(**(step_kwargs or {}))
-            self._optim_wrapper.zero_grad(**(zero_kwargs or {}))
+    def backward(self, loss, **kwargs):
+        self._optim_wrapper.backward(loss, **kwargs)
+        self._unsynced = False
+
+    def step(self, **kwargs):
+        if self._unsynced or self._left > 0:
+            raise UserError("UDADistributedWrapper: the step's last loss had no backward pass under DDP's sync (a "
+                            'last component without gradient, or fewer losses than components), so the gradients '
+                            'were not averaged over the processes; put a component with a gradient last')
+        self._optim_wrapper.step(**kwargs)
 
 
 @MODEL_WRAPPERS.register_module()
 class UDADistributedWrapper(nn.Module):
-    """Runs ``module.train_step`` on every process with gradients averaged before the optimiser step.
+    """Runs ``module.train_step`` on every process with the trained parameters under torch's DDP.
 
     The runner chooses it for UDA models under ``--launcher pytorch`` (see the module docstring).
 
     Args:
-        module (nn.Module): a model with ``train_step(data, optim_wrapper)`` that calls ``optim_wrapper.step()``
-            once per iteration, e.g. DACS.
-        bucket_mb (int): largest flat buffer per collective call, MiB. Default 64.
+        module (nn.Module): a UDA wrapper (``train_step(data, optim_wrapper)`` with one ``optim_context`` and at
+            most one backward pass per component, then one ``optim_wrapper.step()``), e.g. DACS.
+        bucket_mb (int): largest flat buffer per broadcast of the buffers, MiB. Default 64.
+        find_unused_parameters (bool, optional): DDP's option; None: on only when a component before the last
+            owns trained parameters.
     """
 
-    def __init__(self, module: nn.Module, bucket_mb: int = BUCKET_MB):
+    def __init__(self, module: nn.Module, bucket_mb: int = BUCKET_MB, find_unused_parameters=None):
         super().__init__()
-        if not callable(getattr(module, 'train_step', None)):
-            raise UserError(f'UDADistributedWrapper needs a model with train_step, got {type(module).__name__}')
+        if not callable(getattr(module, 'train_step', None)) or not hasattr(module, 'components'):
+            raise UserError(f'UDADistributedWrapper needs a UDA wrapper, got {type(module).__name__}')
+        if not callable(getattr(module.model, 'route_calls', None)):
+            raise UserError(f'UDADistributedWrapper: the student {type(module.model).__name__} cannot route its '
+                            'training calls through DDP; use a UDAEncoderDecoder or HRDAEncoderDecoder')
         self.module = module
         self.bucket_mb = bucket_mb
-        broadcast_module(module, src=0, bucket_mb=bucket_mb)
-        self._buffers_in_sync = True
+        if find_unused_parameters is None:
+            find_unused_parameters = any(p.requires_grad for c in module.components[:-1] for p in c.parameters())
+        with warnings.catch_warnings():
+            # torch 2.13 renames it forward_sync_buffers, which the older versions of our range lack.
+            warnings.filterwarnings('ignore', '`broadcast_buffers` is deprecated', FutureWarning)
+            ddp = DistributedDataParallel(_StudentEntry(module), broadcast_buffers=False,
+                                          find_unused_parameters=find_unused_parameters)
+        module.model.route_calls(ddp)
+        # Not a submodule: it holds ``module`` again (state dicts and checkpoints stay the UDA model's).
+        self.__dict__['ddp'] = ddp
+        self._buffers_in_sync = False
+        self._sync_buffers()
 
     def train_step(self, data, optim_wrapper):
-        """``module.train_step`` with the gradients averaged over the processes before the optimiser step."""
+        """``module.train_step`` with DDP's gradient average in the last backward pass."""
         self._buffers_in_sync = False
-        return self.module.train_step(
-            data, GradientAveragingOptimWrapper(optim_wrapper, self.module, bucket_mb=self.bucket_mb))
+        return self.module.train_step(data, LastBackwardSyncs(optim_wrapper, self.ddp, len(self.module.components)))
 
     def val_step(self, data):
         self._sync_buffers()

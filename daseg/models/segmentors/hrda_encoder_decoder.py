@@ -37,6 +37,11 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
             ``batched_slide`` (all windows of ``mode='slide'`` in one batch).
     """
 
+    # The detail crop's corner is a pair of Python ints drawn per step that the crops, the fusion and the label
+    # crop slice with: compiled with static shapes, each corner would be a new graph. So the compiled units are
+    # the backbone and the head's two single-scale networks; the crop, paste and fusion around them stay eager.
+    COMPILED = ('extract_unscaled_feat', 'decode_head.head.forward', 'decode_head.scale_attention.forward')
+
     def __init__(self, scales=(1.0, 0.5), hr_crop_size=None, crop_coord_divisible=1, hr_slide_inference=True,
                  hr_slide_overlapping=True, feature_scale=0.5, **kwargs):
         if kwargs.get('auxiliary_head') is not None:

@@ -9,6 +9,8 @@ inference).
 Loading a checkpoint into it (``load_state_dict``, or mmengine's ``load_checkpoint`` as in ``mmseg.apis``) takes
 the student of a UDA or merged checkpoint and refuses weights that do not fit, see :mod:`.student_weights`.
 """
+import inspect
+
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
@@ -18,11 +20,17 @@ from mmseg.utils import add_prefix
 from daseg.errors import UserError
 from .student_weights import take_student
 
+# The calls through which the UDA parts train the student (see UDAEncoderDecoder.route_calls).
+ROUTED_CALLS = ('loss_by_label',)
+
 
 @MODELS.register_module()
 class UDAEncoderDecoder(EncoderDecoder):
     """EncoderDecoder with :meth:`loss_by_label` and :meth:`pseudo_logits`; its decode head must offer
     ``loss_by_label`` (every head of this package does)."""
+
+    # Tensor-only methods (no host reads, no Python randomness) that ``--compile`` may replace by compiled ones.
+    COMPILED = ('loss_by_label', 'pseudo_logits', 'extract_feat')
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -47,6 +55,27 @@ class UDAEncoderDecoder(EncoderDecoder):
             take_student(self.state_dict(), state_dict, type(self).__name__,
                          check=not getattr(self, '_partial_load', False))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, inputs, data_samples=None, mode='tensor', **kwargs):
+        """mmseg's modes, and a routed call (:meth:`route_calls`): ``mode='loss_by_label'`` with keyword arguments."""
+        if mode in ROUTED_CALLS:
+            return self.__dict__.get('_unrouted', {}).get(mode, getattr(self, mode))(inputs, **kwargs)
+        return super().forward(inputs, data_samples, mode)
+
+    def route_calls(self, entry) -> None:
+        """Send the training calls (``loss_by_label``) through ``entry(inputs, mode=<name>, **kwargs)``, a wrapper
+        whose forward ends in this module's :meth:`forward`: torch's DistributedDataParallel hooks only forward
+        calls, and must see every forward pass whose backward pass it synchronises. What was in place of each call
+        (the method, or a compiled one, see ``COMPILED``) is what ``forward`` then runs."""
+        unrouted = self.__dict__.setdefault('_unrouted', {})
+        for name in ROUTED_CALLS:
+            unrouted.setdefault(name, getattr(self, name))
+            names = list(inspect.signature(getattr(type(self), name)).parameters)[2:]  # after self and inputs
+
+            def routed(inputs, *args, _name=name, _names=names, **kwargs):
+                return entry(inputs, mode=_name, **dict(zip(_names, args)), **kwargs)
+            # An instance attribute, not a submodule: the wrapper holds this module.
+            self.__dict__[name] = routed
 
     def loss_by_label(self, inputs, seg_label, seg_weight=None, feature_transform=None):
         """Losses of the decode head against labels and optional pixel weights.

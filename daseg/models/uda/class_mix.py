@@ -5,8 +5,15 @@ Labels are [N, H, W] or [N, 1, H, W] long with 255 = ignore.
 import torch
 
 
+def class_mix_keys(n: int, generator: torch.Generator = None, ignore_index: int = 255) -> torch.Tensor:
+    """The draws of :func:`class_mix_masks`: one uniform key per image and possible label, [n, max(256,
+    ignore_index + 1)], on the generator's device (the CPU without one)."""
+    rng_device = generator.device if generator is not None else 'cpu'
+    return torch.rand((n, max(256, ignore_index + 1)), generator=generator, device=rng_device)
+
+
 def class_mix_masks(labels: torch.Tensor, generator: torch.Generator = None,
-                    ignore_index: int = 255) -> torch.Tensor:
+                    ignore_index: int = 255, keys: torch.Tensor = None) -> torch.Tensor:
     """For each source image, a mask of ``ceil(n / 2)`` classes drawn from the ``n`` classes present in it.
 
     This follows the method's description ("half of the classes of each source image"). The original drew from
@@ -22,20 +29,22 @@ def class_mix_masks(labels: torch.Tensor, generator: torch.Generator = None,
         generator (torch.Generator, optional): source of randomness (the same masks on any device for a CPU
             generator); the global one when None.
         ignore_index (int): label that is never selected. Default 255.
+        keys (Tensor, optional): :func:`class_mix_keys` drawn beforehand (``generator`` is then unused), so that
+            a compiled caller gets its randomness as a tensor.
 
     Returns:
         Tensor: masks [N, 1, H, W] float, 1 where the source pixel is pasted.
     """
     if labels.dim() == 4:
         labels = labels.squeeze(1)
-    rng_device = generator.device if generator is not None else 'cpu'
     num_labels = max(256, ignore_index + 1)
     flat = labels.reshape(labels.shape[0], -1).long()
     present = torch.zeros(labels.shape[0], num_labels, dtype=torch.bool, device=labels.device)
     present.scatter_(1, flat, True)
     if 0 <= ignore_index < num_labels:
         present[:, ignore_index] = False
-    keys = torch.rand(present.shape, generator=generator, device=rng_device)
+    if keys is None:
+        keys = class_mix_keys(labels.shape[0], generator, ignore_index)
     keys = keys.to(labels.device, non_blocking=True).masked_fill(~present, 2.0)
     rank = keys.argsort(dim=1).argsort(dim=1)
     chosen = rank < (present.sum(dim=1, keepdim=True) + 1) // 2

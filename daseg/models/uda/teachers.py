@@ -59,6 +59,22 @@ class EMATeacher(FrozenTeacher):
         else:
             update_teacher(teacher, student, iteration, self.alpha)
 
+    # The tensor-only part of the pseudo-labels, which ``--compile`` may replace by a compiled one.
+    COMPILED = ('label_batch',)
+
+    @torch.no_grad()
+    def label_batch(self, teacher, img):
+        """Labels [N, H, W] long and weights [N, H, W] float of the teacher on ``img``, border rows zeroed.
+        The teachers' predictions ignore image metadata, so none is passed (it would be a guard of the compiled
+        function)."""
+        logits = teacher.pseudo_logits(img)
+        if self.pseudo_threshold is None:
+            label = logits.argmax(dim=1)
+            weight = torch.ones(label.shape, dtype=torch.float32, device=label.device)
+        else:
+            label, weight = pseudo_label(logits, self.pseudo_threshold)
+        return label, ignore_border(weight, self.ignore_top, self.ignore_bottom)
+
     @torch.no_grad()
     def pseudo_labels(self, teacher, img, data_samples):
         """The teacher's labels and pixel weights on a batch.
@@ -69,13 +85,7 @@ class EMATeacher(FrozenTeacher):
         Returns:
             tuple[Tensor, Tensor]: labels [N, H, W] long and weights [N, H, W] float.
         """
-        logits = teacher.pseudo_logits(img, [s.metainfo for s in data_samples])
-        if self.pseudo_threshold is None:
-            label = logits.argmax(dim=1)
-            weight = torch.ones(label.shape, dtype=torch.float32, device=label.device)
-        else:
-            label, weight = pseudo_label(logits, self.pseudo_threshold)
-        weight = ignore_border(weight, self.ignore_top, self.ignore_bottom)
+        label, weight = self.label_batch(teacher, img)
         valid = [s.get('valid_pseudo_mask') for s in data_samples]
         if all(v is not None for v in valid):
             mask = torch.stack([torch.as_tensor(v) for v in valid]).to(weight, non_blocking=True)

@@ -3,7 +3,7 @@ pseudo-labels with their confidence weights."""
 import torch
 from mmseg.registry import MODELS
 
-from ..class_mix import class_mix_masks, mix
+from ..class_mix import class_mix_keys, class_mix_masks, mix
 from ..strong_aug import strong_transform
 from .base import UDAComponent, outside_autocast
 
@@ -29,6 +29,9 @@ class ClassMixSelfTraining(UDAComponent):
         prefix (str): log prefix. Default ``'mix'``.
     """
 
+    # The mixing without its draws, which ``--compile`` may replace by a compiled function.
+    COMPILED = ('mix_batch',)
+
     def __init__(self, teacher: str = 'ema_model', color_jitter_strength: float = 0.2,
                  color_jitter_probability: float = 0.2, blur: bool = True, name: str = 'mix', prefix: str = 'mix'):
         super().__init__(name, prefix)
@@ -53,11 +56,9 @@ class ClassMixSelfTraining(UDAComponent):
         """
         src_img, src_label, tgt_img = step.source.img, step.source.label, step.target.img
         with outside_autocast(src_img):
-            masks = class_mix_masks(src_label, generator=step.generator)
-            mixed_img = mix(masks, src_img, tgt_img)
-            mixed_label = mix(masks[:, 0], src_label, pl_label).long()
-            # A new tensor: the unmixed weight stays as it is for other components (MIC).
-            mixed_weight = mix(masks[:, 0], torch.ones_like(pl_weight), pl_weight)
+            keys = class_mix_keys(src_label.shape[0], step.generator).to(src_label.device, non_blocking=True)
+            masks, mixed_img, mixed_label, mixed_weight = self.mix_batch(keys, src_img, src_label, tgt_img,
+                                                                         pl_label, pl_weight)
             preprocessor = uda.data_preprocessor
             mixed_img = strong_transform(
                 mixed_img, mean=preprocessor.mean.flatten(), std=preprocessor.std.flatten(),
@@ -67,3 +68,13 @@ class ClassMixSelfTraining(UDAComponent):
         step.cache['class_mix'] = dict(pseudo_label=pl_label, pseudo_weight=pl_weight, mask=masks,
                                        image=mixed_img, label=mixed_label)
         return mixed_img, mixed_label, mixed_weight
+
+    @staticmethod
+    def mix_batch(keys, src_img, src_label, tgt_img, pl_label, pl_weight):
+        """ClassMix masks from drawn ``keys``, and the mixed images, labels and weights."""
+        masks = class_mix_masks(src_label, keys=keys)
+        mixed_img = mix(masks, src_img, tgt_img)
+        mixed_label = mix(masks[:, 0], src_label, pl_label).long()
+        # A new tensor: the unmixed weight stays as it is for other components (MIC).
+        mixed_weight = mix(masks[:, 0], torch.ones_like(pl_weight), pl_weight)
+        return masks, mixed_img, mixed_label, mixed_weight

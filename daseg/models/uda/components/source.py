@@ -20,6 +20,9 @@ class SourceSupervision(UDAComponent):
         prefix (str): log prefix. Default ``'src'``.
     """
 
+    # The feature distance, which ``--compile`` may replace by a compiled function (the losses are the student's).
+    COMPILED = ('fd_loss',)
+
     def __init__(self, imnet_teacher=None, feature_dist_lambda: float = 0.005,
                  feature_dist_classes=THING_CLASSES, feature_dist_scale_min_ratio: float = 0.75,
                  name: str = 'src', prefix: str = 'src'):
@@ -37,7 +40,10 @@ class SourceSupervision(UDAComponent):
                 # HRDA's extract_feat returns the context scale, the one loss_by_label returns.
                 imnet_feats = getattr(uda, self.imnet_teacher).extract_feat(step.source.img)
             # float32 distances: a bfloat16 norm over 512 channels would lose the small differences it measures.
-            losses['fd.loss'] = thing_class_fd_loss(
-                feats[-1].float(), imnet_feats[-1].float(), step.source.label, thing_classes=self._fd_classes,
-                lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio)
+            losses['fd.loss'] = self.fd_loss(feats[-1].float(), imnet_feats[-1].float(), step.source.label)
         return losses
+
+    def fd_loss(self, f_student, f_imnet, label):
+        """The weighted thing-class feature distance between student and ImageNet features [N, C, h, w]."""
+        return thing_class_fd_loss(f_student, f_imnet, label, thing_classes=self._fd_classes,
+                                   lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio)

@@ -1,7 +1,7 @@
-"""Collective operations on many tensors at once: gradient averaging and broadcasting a model's state.
+"""Broadcasting many tensors at once (a model's buffers; DDP averages the gradients).
 
-Tensors are packed into flat buckets (one per dtype and device, at most ``bucket_mb`` each), so a MiT-B5 model's
-~1000 gradients take a handful of collective calls instead of one each.
+Tensors are packed into flat buckets (one per dtype and device, at most ``bucket_mb`` each), so a model's hundreds
+of buffers take a handful of collective calls instead of one each.
 """
 import torch
 import torch.distributed as dist
@@ -32,30 +32,6 @@ def _apply_flat(tensors, collective, bucket_mb=BUCKET_MB):
 
 
 @torch.no_grad()
-def average_gradients(parameters, group=None, bucket_mb=BUCKET_MB) -> None:
-    """Replace each gradient by its mean over the processes of ``group`` (sum, then divide by their number).
-
-    Every process must hold gradients for the same parameters in the same order (parameters whose ``grad`` is
-    None are skipped, and must be None on every process).
-
-    Args:
-        parameters (Iterable[Tensor]): e.g. ``student.parameters()``.
-        group (ProcessGroup, optional): the default group when None.
-        bucket_mb (int): largest flat buffer per collective call, MiB.
-    """
-    grads = [p.grad for p in parameters if p.grad is not None]
-    world_size = dist.get_world_size(group)
-    if world_size == 1 or not grads:
-        return
-
-    def mean(flat):
-        dist.all_reduce(flat, group=group)  # SUM: gloo has no AVG
-        flat.div_(world_size)
-
-    _apply_flat(grads, mean, bucket_mb)
-
-
-@torch.no_grad()
 def broadcast_tensors(tensors, src: int = 0, group=None, bucket_mb=BUCKET_MB) -> None:
     """Copy the values of ``tensors`` on process ``src`` into the same tensors on all processes of ``group``.
 
@@ -69,7 +45,3 @@ def broadcast_tensors(tensors, src: int = 0, group=None, bucket_mb=BUCKET_MB) ->
     if dist.get_world_size(group) > 1 and tensors:
         _apply_flat(tensors, lambda flat: dist.broadcast(flat, src=src, group=group), bucket_mb)
 
-
-def broadcast_module(module: torch.nn.Module, src: int = 0, group=None, bucket_mb=BUCKET_MB) -> None:
-    """:func:`broadcast_tensors` of every parameter and buffer of ``module`` (the same architecture everywhere)."""
-    broadcast_tensors(list(module.parameters()) + list(module.buffers()), src, group, bucket_mb)
