@@ -25,21 +25,25 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The three runs that start from the source-only model, side by side (tools/run_parallel.py: one thread each,
+# which on two cores finishes sooner than one run after another).
+DEMO_FROM_SOURCE := source_only_continued dacs_idd dacs_cityscapes
+DEMO_CONFIG_source_only_continued := gta_source_only_continued
+DEMO_CONFIG_dacs_idd := gta2idd_dacs
+DEMO_CONFIG_dacs_cityscapes := gta2cityscapes_dacs
+
 # The demo, the whole main job on synthetic domains in the real datasets' formats: a source-only model
-# (1000 iterations); from it, 400 more iterations three ways: on the source alone (the baseline) and with DACS
-# towards the IDD-like and the Cityscapes-like domain; the two per-target models merged without data (Gaussian
-# BatchNorm statistics, and plain averaging for comparison); every model evaluated on both targets, with a
+# (1000 iterations); from it, 400 more iterations three ways, side by side: on the source alone (the baseline)
+# and with DACS towards the IDD-like and the Cityscapes-like domain; the two per-target models merged without
+# data (Gaussian BatchNorm statistics, and plain averaging for comparison); every model evaluated on both targets, with a
 # table and a chart in work_dirs/demo/eval. work_dirs/demo is the demo's own folder and is started afresh.
 demo: $(STAMP)
 	rm -rf $(DEMO_WORK)
 	$(MAKE) demo-data
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
-	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only_continued.py \
-		--work-dir $(DEMO_WORK)/source_only_continued --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
-	$(BIN)/python run_experiments.py --config configs/demo/gta2idd_dacs.py \
-		--work-dir $(DEMO_WORK)/dacs_idd --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
-	$(BIN)/python run_experiments.py --config configs/demo/gta2cityscapes_dacs.py \
-		--work-dir $(DEMO_WORK)/dacs_cityscapes --cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth
+	$(BIN)/python tools/run_parallel.py --log-dir $(DEMO_WORK)/logs $(foreach run,$(DEMO_FROM_SOURCE),$(run)="$(BIN)/python \
+		run_experiments.py --config configs/demo/$(DEMO_CONFIG_$(run)).py --work-dir $(DEMO_WORK)/$(run) \
+		--cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth")
 	mkdir -p $(DEMO_WORK)/merged
 	$(BIN)/python merge.py $(DEMO_WORK)/dacs_cityscapes/iter_400.pth $(DEMO_WORK)/dacs_idd/iter_400.pth \
 		--out $(DEMO_WORK)/merged/gaussian.pth
@@ -69,11 +73,10 @@ demo-mic demo-mrm: demo-%: $(STAMP)
 	rm -rf work_dirs/demo_$*/seed$(SEED)
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --seed $(SEED) \
 		--work-dir work_dirs/demo_$*/seed$(SEED)/source_only
-	for method in dacs $*; do for target in cityscapes idd; do \
-		$(BIN)/python run_experiments.py --config configs/demo/gta2$${target}_$${method}.py --seed $(SEED) \
-			--work-dir work_dirs/demo_$*/seed$(SEED)/$${method}_$${target} \
-			--cfg-options load_from=work_dirs/demo_$*/seed$(SEED)/source_only/iter_1000.pth || exit 1; \
-	done; done
+	$(BIN)/python tools/run_parallel.py --log-dir work_dirs/demo_$*/seed$(SEED)/logs $(foreach method,dacs $*,$(foreach \
+		target,cityscapes idd,$(method)_$(target)="$(BIN)/python run_experiments.py --config \
+		configs/demo/gta2$(target)_$(method).py --seed $(SEED) --work-dir work_dirs/demo_$*/seed$(SEED)/$(method)_$(target) \
+		--cfg-options load_from=work_dirs/demo_$*/seed$(SEED)/source_only/iter_1000.pth"))
 	./test.sh configs/demo/gta_source_only.py $(foreach run,source_only/iter_1000 dacs_cityscapes/iter_400 \
 		$*_cityscapes/iter_400 dacs_idd/iter_400 $*_idd/iter_400,work_dirs/demo_$*/seed$(SEED)/$(run).pth) \
 		--out work_dirs/demo_$*/seed$(SEED)/eval --targets cityscapes idd
@@ -101,9 +104,9 @@ demo-merge4: $(STAMP)
 	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
 	test -f $(M4_SOURCE) || $(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py \
 		--work-dir $(M4_WORK)/source_only --seed $(SEED)
-	for t in $(M4_TARGETS); do test -f $(M4_WORK)/dacs_$$t/iter_400.pth || \
-		$(BIN)/python run_experiments.py --config configs/demo/gta2$${t}_dacs.py --work-dir $(M4_WORK)/dacs_$$t \
-			--seed $(SEED) --cfg-options load_from=$(M4_SOURCE) || exit 1; done
+	$(BIN)/python tools/run_parallel.py --log-dir $(M4_WORK)/logs $(foreach t,$(M4_TARGETS),dacs_$(t)="sh -c 'test -f \
+		$(M4_WORK)/dacs_$(t)/iter_400.pth || $(BIN)/python run_experiments.py --config configs/demo/gta2$(t)_dacs.py \
+		--work-dir $(M4_WORK)/dacs_$(t) --seed $(SEED) --cfg-options load_from=$(M4_SOURCE)'")
 	$(BIN)/python tools/merge_table.py configs/demo/gta_source_only.py $(M4_MODELS) --targets $(M4_TARGETS) \
 		--out $(M4_WORK)/table
 	mkdir -p $(M4_WORK)/rules

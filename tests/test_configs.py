@@ -77,7 +77,7 @@ def _datasets(cfg):
 
 
 @pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
-def test_config_is_consistent(path):
+def test_config_is_consistent(path, no_random_init):
     init_default_scope('mmseg')
     cfg = load_config(str(path))
     check_mmseg_api(cfg)

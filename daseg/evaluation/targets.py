@@ -43,8 +43,10 @@ def is_labelled(name, pipeline):
 
 def build_dataloader(name, dataset_cfg, workers):
     """A batch-size-1 dataloader over a target's dataset, in order."""
+    # Not serialised: mmengine then runs gc.collect() for every dataset it builds, which in a process holding
+    # models costs more than the evaluation of a small target (tools/merge_table.py builds them per merge).
     try:
-        dataset = DATASETS.build(dataset_cfg)
+        dataset = DATASETS.build({'serialize_data': False, **dataset_cfg})
     except (OSError, KeyError) as exc:
         raise UserError(f'target {name}: cannot build its dataset: {" ".join(str(exc).split())}') from None
     if len(dataset) == 0:
