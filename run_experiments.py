@@ -17,7 +17,12 @@ import contextlib
 import glob
 import os
 import os.path as osp
+import sys
 import time
+
+# The repository root, for the shared option definitions in tools/ (also when this file is loaded by path).
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from tools.speed_arguments import add_speed_arguments  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,18 +55,7 @@ def parse_args(argv=None):
     p.add_argument('--scale-lr', action='store_true',
                    help='multiply the learning rate by the number of processes (linear scaling rule; the '
                         "config's batch_size is the reference); off by default")
-    speed = p.add_argument_group('speed (see daseg.engine.speed)')
-    speed.add_argument('--amp', nargs='?', const='bf16', choices=['none', 'bf16', 'fp16'], default='none',
-                       help='mixed precision: bf16 (also a bare --amp), or fp16 with dynamic loss scaling '
-                            '(default: none)')
-    speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
-    speed.add_argument('--compile', action='store_true',
-                       help='torch.compile the training step (forwards, losses, pseudo-labels, ClassMix)')
-    speed.add_argument('--compile-mode', choices=['default', 'reduce-overhead', 'max-autotune-no-cudagraphs'],
-                       help="torch.compile mode, implies --compile; 'reduce-overhead': CUDA graphs (GPU only)")
-    speed.add_argument('--checkpoint-blocks', action='store_true',
-                       help='activation checkpointing of the MiT blocks (less memory, slower)')
-    speed.add_argument('--tf32', action='store_true', help='TF32 for the float32 matmuls and convolutions (CUDA)')
+    add_speed_arguments(p)
     args = p.parse_args(argv)
     if args.config and args.config_option and args.config != args.config_option:
         p.error(f'two configs given: {args.config} and --config {args.config_option}')

@@ -1,7 +1,10 @@
 """Feature distance: block-majority label downscaling, masked L2 distance, gradients only at thing classes."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
+from daseg.models.uda.components.source import SourceSupervision
 from daseg.models.uda import downscale_label_ratio, feature_distance, thing_class_fd_loss
 
 
@@ -54,3 +57,16 @@ def test_fd_loss_pulls_only_thing_class_features():
 def test_fd_loss_rejects_labels_not_a_multiple_of_the_features():
     with pytest.raises(ValueError, match='integer multiple'):
         thing_class_fd_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2), torch.zeros(1, 5, 4, dtype=torch.long))
+
+
+def test_source_component_takes_the_models_class_count():
+    # 25 classes: class 24 is kept; with the default 19 the one-hot downscaling could not hold it.
+    gt = torch.tensor([[[24, 24, 3, 3],
+                        [24, 24, 3, 3]]])
+    f_student, f_imnet = torch.randn(1, 4, 1, 2), torch.randn(1, 4, 1, 2)
+    model = SimpleNamespace(num_classes=25, loss_by_label=lambda img, label: ({}, [f_student]))
+    uda = SimpleNamespace(model=model, imnet=SimpleNamespace(extract_feat=lambda img: [f_imnet]))
+    component = SourceSupervision(imnet_teacher='imnet', feature_dist_lambda=0.5, feature_dist_classes=(24,))
+    step = SimpleNamespace(source=SimpleNamespace(img=None, label=gt.unsqueeze(1)))
+    loss = component.loss(uda, step)['fd.loss']
+    assert loss.item() == pytest.approx(0.5 * (f_student - f_imnet)[0, :, 0, 0].norm().item(), rel=1e-5)

@@ -29,6 +29,7 @@ import time
 
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tools.speed_arguments import add_speed_arguments  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -52,18 +53,9 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads)')
     p.add_argument('--json', metavar='FILE', help='also write the results to FILE as JSON')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config entries')
-    speed = p.add_argument_group('speed (see daseg.engine.speed)')
-    speed.add_argument('--amp', nargs='?', const='bf16', choices=['none', 'bf16', 'fp16'], default='none',
-                       help='mixed precision (a bare --amp: bf16)')
-    speed.add_argument('--channels-last', action='store_true', help='NHWC weights and images')
-    speed.add_argument('--compile', action='store_true',
-                       help='torch.compile the training step (see daseg.engine.compile_step)')
-    speed.add_argument('--compile-mode', choices=['default', 'reduce-overhead', 'max-autotune-no-cudagraphs'],
-                       help="torch.compile mode, implies --compile; 'reduce-overhead': CUDA graphs (GPU only)")
+    speed = add_speed_arguments(p)
     speed.add_argument('--compare', action='store_true',
                        help='with --compile: time the eager step too, in the same run, and print the speed-up')
-    speed.add_argument('--checkpoint-blocks', action='store_true', help='activation checkpointing of MiT blocks')
-    speed.add_argument('--tf32', action='store_true', help='TF32 matmuls and convolutions (CUDA, float32 parts)')
     return p.parse_args(argv)
 
 

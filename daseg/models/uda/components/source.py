@@ -40,10 +40,12 @@ class SourceSupervision(UDAComponent):
                 # HRDA's extract_feat returns the context scale, the one loss_by_label returns.
                 imnet_feats = getattr(uda, self.imnet_teacher).extract_feat(step.source.img)
             # float32 distances: a bfloat16 norm over 512 channels would lose the small differences it measures.
-            losses['fd.loss'] = self.fd_loss(feats[-1].float(), imnet_feats[-1].float(), step.source.label)
+            losses['fd.loss'] = self.fd_loss(feats[-1].float(), imnet_feats[-1].float(), step.source.label,
+                                             uda.model.num_classes)
         return losses
 
-    def fd_loss(self, f_student, f_imnet, label):
-        """The weighted thing-class feature distance between student and ImageNet features [N, C, h, w]."""
+    def fd_loss(self, f_student, f_imnet, label, num_classes):
+        """The weighted thing-class feature distance between student and ImageNet features [N, C, h, w], for
+        labels in [0, num_classes) or ignore."""
         return thing_class_fd_loss(f_student, f_imnet, label, thing_classes=self._fd_classes,
-                                   lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio)
+                                   lambda_fd=self.fd_lambda, min_ratio=self.fd_min_ratio, n_classes=num_classes)
