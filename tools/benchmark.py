@@ -29,7 +29,8 @@ import time
 
 # Runnable without installing the package: the repository root holds daseg.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from tools.speed_arguments import add_speed_arguments  # noqa: E402
+# run_experiments.py's speed switches (one definition), importable without torch.
+from run_experiments import add_speed_arguments  # noqa: E402
 
 
 def parse_args(argv=None):

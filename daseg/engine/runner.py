@@ -24,6 +24,7 @@ from .log_summaries import FILE_CLIENT_NOTICES, dropped_records, hooks_summary, 
 from .param_groups import with_merged_groups
 from .speed import apply_speed_options
 from .tracking import vis_backends_list
+from .training_classes import check_training_classes
 from .uda_parallel import UDADistributedWrapper
 
 
@@ -84,6 +85,12 @@ class DasegRunner(Runner):
         if isinstance(checkpoint, dict) and checkpoint.get('type') in ('CheckpointHook', CheckpointHook):
             hooks['checkpoint'] = {**checkpoint, 'type': 'SafeCheckpointHook'}
         super().register_default_hooks(hooks)
+
+    def build_train_loop(self, loop):
+        loop = super().build_train_loop(loop)
+        check_training_classes(self.model.module if hasattr(self.model, 'module') else self.model,
+                               loop.dataloader.dataset)
+        return loop
 
     def build_optim_wrapper(self, optim_wrapper):
         if isinstance(optim_wrapper, dict) and 'optimizer' in optim_wrapper:

@@ -142,6 +142,11 @@ class UDAWrapper(BaseModel):
             component.set_mode(mode)
         return self
 
+    @property
+    def num_classes(self) -> int:
+        """The student's classes, as a plain segmentor answers it."""
+        return self.model.num_classes
+
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         return self.model(inputs, data_samples, mode)
 
