@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from daseg.apis import init_segmentor, segment
@@ -15,7 +16,8 @@ from daseg.weights import EVALUABLE
 from entry_points import load_script
 from daseg.classes import PALETTE
 from daseg.errors import UserError
-from infer_models import TEACHER_CLASS, expected_labels, metas, street_image, write_setup
+from infer_models import (TEACHER_CLASS, expected_labels, metas, network_size, normalise, street_image,
+                          write_setup)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -117,6 +119,31 @@ def test_sliding_window_by_hand(setup):
     expected = expected_labels(student, image, slide)
     np.testing.assert_array_equal(segment(model, [image])[0], expected)
     assert not np.array_equal(expected, expected_labels(student, image))  # the windows change the result
+
+
+def test_test_time_augmentation_by_hand(setup):
+    # test.sh's --tta: the network input at 0.5 to 1.75 times its size, each also flipped; softmax at the
+    # image's size, averaged, arg-max.
+    image = street_image(32, 64, 7)
+    student = setup['model']
+    height, width = image.shape[:2]
+    net_h, net_w = network_size(height, width)
+    inputs = normalise(cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR))
+    total = 0
+    with torch.no_grad():
+        for ratio in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75):
+            scaled = F.interpolate(inputs, size=(int(net_h * ratio + 0.5), int(net_w * ratio + 0.5)),
+                                   mode='bilinear', align_corners=False)
+            for flipped in (False, True):
+                view = scaled.flip(-1) if flipped else scaled
+                logits = student.encode_decode(view, metas(view))
+                logits = F.interpolate(logits.flip(-1) if flipped else logits, size=(height, width),
+                                       mode='bilinear', align_corners=False)
+                total = total + logits.softmax(1)
+    expected = total.argmax(1)[0].numpy().astype(np.uint8)
+    model = init_segmentor(setup['config'], setup['checkpoint'])
+    np.testing.assert_array_equal(segment(model, [image], tta=True)[0], expected)
+    assert not np.array_equal(expected, expected_labels(student, image))  # the augmentation changes the result
 
 
 def test_errors_are_one_line(setup, tmp_path):

@@ -31,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument('--opacity', type=float, default=0.5, help='weight of the class colours in the overlays')
     p.add_argument('--video-codec', choices=VIDEO_CODECS, default='mp4v', help='mp4v writes .mp4, MJPG .avi')
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
+    p.add_argument('--tta', action='store_true',
+                   help='test-time augmentation as in test.sh --tta: scales 0.5 to 1.75, each also flipped, '
+                        'softmax averaged')
     return p.parse_args(argv)
 
 

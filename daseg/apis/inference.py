@@ -26,6 +26,7 @@ from ..classes import CLASSES, PALETTE
 from ..cli import load_config, segmentor_config
 from ..datasets.loading import LoadImageChecked
 from ..errors import UserError
+from ..evaluation.tta import tta_test_step
 from ..merging.recalibrate import test_pipeline
 from ..weights import load_segmentor_weights
 
@@ -161,13 +162,14 @@ def _same_size_runs(samples):
     return runs
 
 
-def segment(model, images, batch_size=1):
+def segment(model, images, batch_size=1, tta=False):
     """Predict the trainIds of images at their own resolution.
 
     Args:
         model: a segmentor from :func:`init_segmentor` (any mmseg segmentor with a ``cfg`` attribute).
         images (Sequence[str | np.ndarray]): image files, or (H, W, 3) uint8 BGR arrays (as cv2 reads them).
         batch_size (int): images per forward pass; consecutive images of one input size share a batch.
+        tta (bool): multi-scale + flip test-time augmentation (``daseg.evaluation.tta``, as ``test.sh --tta``).
 
     Returns:
         list[np.ndarray]: one (H, W) uint8 map of class indices per image.
@@ -181,6 +183,7 @@ def segment(model, images, batch_size=1):
                    for img in images[start:start + batch_size]]
         for run in _same_size_runs(samples):
             with torch.no_grad():
-                results = model.test_step(pseudo_collate(run))
+                batch = pseudo_collate(run)
+                results = tta_test_step(model, batch) if tta else model.test_step(batch)
             labels += [r.pred_sem_seg.data[0].to(torch.uint8).cpu().numpy() for r in results]
     return labels

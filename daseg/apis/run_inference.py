@@ -52,7 +52,7 @@ def _frame_count(path):
     return reader.frame_count
 
 
-def _segment_video(model, source, writer, batch_size, video_codec, progress):
+def _segment_video(model, source, writer, batch_size, video_codec, progress, tta):
     reader = VideoReader(source.path)
     video = None
     if 'overlay' in writer.outputs:
@@ -61,7 +61,7 @@ def _segment_video(model, source, writer, batch_size, video_codec, progress):
     frame_index = 0
     try:
         for frames in reader.batches(batch_size):
-            for frame, label in zip(frames, segment(model, frames, batch_size)):
+            for frame, label in zip(frames, segment(model, frames, batch_size, tta)):
                 if 'pred' in writer.outputs:
                     save_png(osp.join(writer.out, 'pred', source.name, f'{frame_index:06d}.png'), label)
                 if video is not None:
@@ -82,7 +82,8 @@ def _segment_video(model, source, writer, batch_size, video_codec, progress):
 
 
 def infer_files(config, checkpoint, inputs, out, which='student', mode=None, crop_size=None, stride=None,
-                batch_size=1, outputs=OUTPUTS, opacity=0.5, video_codec='mp4v', device=None, cfg_options=None):
+                batch_size=1, outputs=OUTPUTS, opacity=0.5, video_codec='mp4v', device=None, cfg_options=None,
+                tta=False):
     """Segment every input and write the outputs asked for (see the module docstring).
 
     Args:
@@ -94,6 +95,7 @@ def infer_files(config, checkpoint, inputs, out, which='student', mode=None, cro
         opacity (float): weight of the class colours in the overlays, in [0, 1].
         video_codec (str): a key of :data:`.outputs.VIDEO_CODECS`.
         device (str | None): ``'cpu'`` or ``'cuda'``; default cuda when available.
+        tta (bool): multi-scale + flip test-time augmentation (see :func:`.inference.segment`).
 
     Returns:
         dict: ``{'out': folder, 'images': n, 'videos': n, 'frames': n}``.
@@ -115,18 +117,18 @@ def infer_files(config, checkpoint, inputs, out, which='student', mode=None, cro
     with fresh_output_folder(out, '--out', 'infer.py'):
         model = init_segmentor(config, checkpoint, which, device, mode, crop_size, stride, cfg_options)
         _log(f'inference: {len(images)} images, {len(videos)} videos ({total - len(images)} frames), '
-             f'test_cfg {dict(model.test_cfg)}, on {device}')
+             f'test_cfg {dict(model.test_cfg)}{", with test-time augmentation" if tta else ""}, on {device}')
         progress, frames = progress_bar(total, sys.stderr), 0
         writer = _Writer(out, outputs, model.dataset_meta, opacity)
         try:
             for start in range(0, len(images), batch_size):
                 batch = images[start:start + batch_size]
                 pictures = [read_image(s.path) for s in batch]
-                for source, picture, label in zip(batch, pictures, segment(model, pictures, batch_size)):
+                for source, picture, label in zip(batch, pictures, segment(model, pictures, batch_size, tta)):
                     writer.image(source.name, picture, label)
                 progress.update(len(batch))
             for source in videos:
-                frames += _segment_video(model, source, writer, batch_size, video_codec, progress)
+                frames += _segment_video(model, source, writer, batch_size, video_codec, progress, tta)
         finally:
             progress.close()
     _log(f'wrote {", ".join(outputs)} of {len(images)} images and {frames} video frames to {out}')
