@@ -25,12 +25,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The three runs that start from the source-only model, side by side (tools/run_parallel.py: one thread each,
-# which on two cores finishes sooner than one run after another).
-DEMO_FROM_SOURCE := source_only_continued dacs_idd dacs_cityscapes
-DEMO_CONFIG_source_only_continued := gta_source_only_continued
-DEMO_CONFIG_dacs_idd := gta2idd_dacs
-DEMO_CONFIG_dacs_cityscapes := gta2cityscapes_dacs
+# A job for tools/run_parallel.py: the demo config $(2) trained from the source-only model into work dir $(1).
+# The runs side by side get one thread each, which on two cores finishes sooner than one after another.
+demo_from_source = $(1)="$(BIN)/python run_experiments.py --config configs/demo/$(2).py --work-dir $(DEMO_WORK)/$(1) \
+	--cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth"
 
 # The demo, the whole main job on synthetic domains in the real datasets' formats: a source-only model
 # (1000 iterations); from it, 400 more iterations three ways, side by side: on the source alone (the baseline)
@@ -41,9 +39,9 @@ demo: $(STAMP)
 	rm -rf $(DEMO_WORK)
 	$(MAKE) demo-data
 	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
-	$(BIN)/python tools/run_parallel.py --log-dir $(DEMO_WORK)/logs $(foreach run,$(DEMO_FROM_SOURCE),$(run)="$(BIN)/python \
-		run_experiments.py --config configs/demo/$(DEMO_CONFIG_$(run)).py --work-dir $(DEMO_WORK)/$(run) \
-		--cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth")
+	$(BIN)/python tools/run_parallel.py --log-dir $(DEMO_WORK)/logs \
+		$(call demo_from_source,source_only_continued,gta_source_only_continued) \
+		$(call demo_from_source,dacs_idd,gta2idd_dacs) $(call demo_from_source,dacs_cityscapes,gta2cityscapes_dacs)
 	mkdir -p $(DEMO_WORK)/merged
 	$(BIN)/python merge.py $(DEMO_WORK)/dacs_cityscapes/iter_400.pth $(DEMO_WORK)/dacs_idd/iter_400.pth \
 		--out $(DEMO_WORK)/merged/gaussian.pth
