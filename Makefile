@@ -12,7 +12,7 @@ DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
 SEED ?= 0
 
-.PHONY: demo demo-data demo-mic demo-mrm test install clean-demo
+.PHONY: demo demo-data demo-mic demo-mrm demo-encoders test install clean-demo
 
 install: $(STAMP)
 
@@ -78,6 +78,28 @@ demo-mic demo-mrm: demo-%: $(STAMP)
 	./test.sh configs/demo/gta_source_only.py $(foreach run,source_only/iter_1000 dacs_cityscapes/iter_400 \
 		$*_cityscapes/iter_400 dacs_idd/iter_400 $*_idd/iter_400,work_dirs/demo_$*/seed$(SEED)/$(run).pth) \
 		--out work_dirs/demo_$*/seed$(SEED)/eval --targets cityscapes idd
+
+# The user's fork's encoder families at demo size, one seed (SEED=1 for the second): a Swin and a ConvNeXt
+# encoder (configs/_base_/models/demo_encoders.py) with the DAFormer head, each trained from scratch on the source
+# (1000 iterations, the two side by side), then from it 400 iterations of DACS towards the Cityscapes-like
+# domain, and for Swin also DACS with the fork's soft + paste + mmd (the three side by side), every model
+# evaluated on both targets (work_dirs/demo_encoders/seed<SEED>/eval_<encoder>).
+ENC_WORK := work_dirs/demo_encoders/seed$(SEED)
+ENCODERS := swin convnext
+ENC_DACS := dacs_swin dacs_convnext dacs_swin_soft_paste_mmd
+enc_of = $(word 2,$(subst _, ,$(1)))
+demo-encoders: $(STAMP)
+	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
+	rm -rf $(ENC_WORK)
+	$(BIN)/python tools/run_parallel.py --log-dir $(ENC_WORK)/logs $(foreach e,$(ENCODERS),source_only_$(e)="$(BIN)/python \
+		run_experiments.py --config configs/demo/gta_source_only_$(e).py --seed $(SEED) --work-dir $(ENC_WORK)/source_only_$(e)")
+	$(BIN)/python tools/run_parallel.py --log-dir $(ENC_WORK)/logs $(foreach r,$(ENC_DACS),$(r)="$(BIN)/python \
+		run_experiments.py --config configs/demo/gta2cityscapes_$(r).py --seed $(SEED) --work-dir $(ENC_WORK)/$(r) \
+		--cfg-options load_from=$(ENC_WORK)/source_only_$(call enc_of,$(r))/iter_1000.pth")
+	./test.sh configs/demo/gta_source_only_swin.py $(foreach r,source_only_swin dacs_swin dacs_swin_soft_paste_mmd,\
+		$(ENC_WORK)/$(r)/iter_$(if $(findstring source,$(r)),1000,400).pth) --out $(ENC_WORK)/eval_swin --targets cityscapes idd
+	./test.sh configs/demo/gta_source_only_convnext.py $(ENC_WORK)/source_only_convnext/iter_1000.pth \
+		$(ENC_WORK)/dacs_convnext/iter_400.pth --out $(ENC_WORK)/eval_convnext --targets cityscapes idd
 
 clean-demo:
 	rm -rf $(DEMO) $(DEMO_WORK)

@@ -6,11 +6,12 @@ from .generic import GenericSegDataset
 from .gta import GTADataset
 from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
+from .paste_crops import PasteCropSampler
 from .pseudo_margins import PackUDATargetInputs, PseudoMarginMask
 from .synthia import SynthiaDataset
 from .samplers import PositionSampler
 from .uda_dataset import UDADataset
 
 __all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GenericSegDataset', 'GTADataset',
-           'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'PackUDATargetInputs', 'PseudoMarginMask',
-           'SynthiaDataset', 'PositionSampler', 'UDADataset']
+           'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'PasteCropSampler', 'PackUDATargetInputs',
+           'PseudoMarginMask', 'SynthiaDataset', 'PositionSampler', 'UDADataset']

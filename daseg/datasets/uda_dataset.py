@@ -7,9 +7,18 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from ..errors import UserError
+from .paste_crops import PASTE_OPTIONS, PasteCropSampler
 from .rare_class_sampling import RareClassSampler
 
 _RCS_OPTIONS = ('class_temp', 'min_pixels', 'min_crop_ratio', 'max_attempts')
+
+
+def _checked(options, allowed, name):
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise UserError(f'UDADataset: unknown {name} option(s) {", ".join(unknown)}; '
+                        f'expected some of {", ".join(allowed)}')
+    return options
 
 
 def _build(dataset, role):
@@ -40,24 +49,30 @@ class UDADataset:
     takes gigabytes of memory.) Without a seed (a plain sampler), position = source index and the global
     generators are used as they are.
 
+    With `paste`, each item also carries source crops of rare classes for copy-paste onto the mixed images
+    (`paste_inputs`, `paste_data_samples`: lists of `num_classes` packed samples, drawn after the source and the
+    target, see `daseg.datasets.paste_crops`); a UDA wrapper preprocesses them into `UDAStep.extra['paste']`.
+
     Args:
         source (dict | Dataset): Config (built through DATASETS) or instance of the labelled source dataset.
         target (dict | Dataset): Config or instance of the target dataset.
         rare_class_sampling (dict, optional): `RareClassSampler` options: class_temp (0.01), min_pixels
             (3000), min_crop_ratio (0.5), max_attempts (10). None (default) turns it off.
+        paste (dict, optional): `PasteCropSampler` options: classes ((12, 15, 16, 17, 18)), num_classes (2),
+            min_pixels (3000), min_crop_ratio (0.5), max_attempts (10); needs the rare-class statistics of the
+            source. None (default) turns it off.
     """
 
-    def __init__(self, source, target, rare_class_sampling=None):
+    def __init__(self, source, target, rare_class_sampling=None, paste=None):
         self.source = _build(source, 'source')
         self.target = _build(target, 'target')
         self.rcs = None
         self.seed = None
         if rare_class_sampling is not None:
-            unknown = sorted(set(rare_class_sampling) - set(_RCS_OPTIONS))
-            if unknown:
-                raise UserError(f'UDADataset: unknown rare_class_sampling option(s) {", ".join(unknown)}; '
-                                f'expected some of {", ".join(_RCS_OPTIONS)}')
-            self.rcs = RareClassSampler(self.source, **rare_class_sampling)
+            self.rcs = RareClassSampler(self.source, **_checked(rare_class_sampling, _RCS_OPTIONS,
+                                                                'rare_class_sampling'))
+        self.paste = None if paste is None else PasteCropSampler(self.source, **_checked(paste, PASTE_OPTIONS,
+                                                                                         'paste'))
 
     @property
     def metainfo(self):
@@ -82,7 +97,8 @@ class UDADataset:
         return len(self.source)
 
     def __getitem__(self, position):
-        """Return the source sample's packed keys and the target's with a `target_` prefix."""
+        """Return the source sample's packed keys, the target's with a `target_` prefix, and with `paste` the
+        crops' as lists with a `paste_` prefix."""
         if position < 0 or (self.seed is None and position >= len(self)):
             raise IndexError(f'UDADataset position {position} out of range for length {len(self)}')
         source_index = position
@@ -95,4 +111,8 @@ class UDADataset:
             source_index = np.random.default_rng([self.seed, rounds]).permutation(len(self.source))[offset]
         source = self.source[int(source_index)] if self.rcs is None else self.rcs.sample()
         target = self.target[np.random.randint(len(self.target))]
-        return {**source, **{f'target_{key}': value for key, value in target.items()}}
+        item = {**source, **{f'target_{key}': value for key, value in target.items()}}
+        if self.paste is not None:
+            crops = self.paste.sample()
+            item.update({f'paste_{key}': [crop[key] for crop in crops] for key in crops[0]})
+        return item

@@ -1,6 +1,7 @@
 from . import checkpoint_loader  # noqa: F401  (mmengine reads local checkpoints weights-only)
 from .amp import AutocastOptimWrapper, with_amp
 from .hooks import DebugImageHook, DeferredRuntimeInfoHook, TrainingCurveHook
+from .layer_decay import LayerDecayOptimWrapperConstructor
 from .param_groups import MergedGroupsOptimWrapperConstructor, merge_param_groups
 from .runner import DasegRunner
 from .schedulers import PolyWarmupLR
@@ -8,5 +9,5 @@ from .speed import apply_speed_options, configure_speed
 from .uda_parallel import UDADistributedWrapper
 
 __all__ = ['AutocastOptimWrapper', 'DasegRunner', 'DebugImageHook', 'DeferredRuntimeInfoHook',
-           'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook',
+           'LayerDecayOptimWrapperConstructor', 'MergedGroupsOptimWrapperConstructor', 'PolyWarmupLR', 'TrainingCurveHook',
            'UDADistributedWrapper', 'apply_speed_options', 'configure_speed', 'merge_param_groups', 'with_amp']

@@ -60,7 +60,11 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         groups = []
         with dropped_records('paramwise_options --', 'is skipped since its requires_grad=False'):
             super().add_params(groups, module, prefix, is_dcn_module)
-        params.extend(merge_param_groups(groups))
+        params.extend(merge_param_groups(self.adjust_groups(groups, module)))
+
+    def adjust_groups(self, groups, module):
+        """The per-tensor groups (one parameter each) before merging; subclasses change their settings."""
+        return groups
 
 
 def with_merged_groups(optim_wrapper: dict) -> dict:

@@ -15,7 +15,8 @@ the UDA model under torch's ``DistributedDataParallel``, whose bucketed all-redu
 * at construction DDP copies rank 0's parameters (teachers included) to every process, and the buffers are copied
   here; student and EMA teacher therefore stay the same on every process;
 * DDP must know, in the last backward pass, which trained parameters took no part in it: needed when a component
-  that is not the last owns trained parameters (e.g. MRM before MIC), then ``find_unused_parameters`` is on
+  that is not the last owns trained parameters (e.g. MRM before MIC), or when the last one trains only part of the
+  student (``trains_whole_student`` False, e.g. ``FeatureMMD``), then ``find_unused_parameters`` is on
   (or force it with ``model_wrapper_cfg=dict(find_unused_parameters=True)``);
 * BatchNorm normalises with each process's own batch (running statistics differ between processes, DDP does not
   broadcast them) unless the config converts it with ``sync_bn='torch'``; before validation or testing the
@@ -91,7 +92,7 @@ class UDADistributedWrapper(nn.Module):
             most one backward pass per component, then one ``optim_wrapper.step()``), e.g. DACS.
         bucket_mb (int): largest flat buffer per broadcast of the buffers, MiB. Default 64.
         find_unused_parameters (bool, optional): DDP's option; None: on only when a component before the last
-            owns trained parameters.
+            owns trained parameters or the last one trains only part of the student.
     """
 
     def __init__(self, module: nn.Module, bucket_mb: int = BUCKET_MB, find_unused_parameters=None):
@@ -104,7 +105,9 @@ class UDADistributedWrapper(nn.Module):
         self.module = module
         self.bucket_mb = bucket_mb
         if find_unused_parameters is None:
-            find_unused_parameters = any(p.requires_grad for c in module.components[:-1] for p in c.parameters())
+            find_unused_parameters = (
+                any(p.requires_grad for c in module.components[:-1] for p in c.parameters())
+                or any(not getattr(c, 'trains_whole_student', True) for c in module.components[-1:]))
         with warnings.catch_warnings():
             # torch 2.13 renames it forward_sync_buffers, which the older versions of our range lack.
             warnings.filterwarnings('ignore', '`broadcast_buffers` is deprecated', FutureWarning)

@@ -13,7 +13,8 @@ from mmengine.logging import print_log
 from mmseg.models.backbones import ResNetV1c
 from mmseg.registry import MODELS
 
-from daseg.weights import check_fits, load_checkpoint_file, unwrap_state_dict
+from daseg.weights import check_fits, unwrap_state_dict
+from daseg.weights.encoder_keys import CheckedPretrained
 from daseg.errors import UserError
 
 # Not part of the backbone: the ImageNet classifier.
@@ -43,7 +44,7 @@ def resnet_state_dict(checkpoint, source='weights'):
 
 
 @MODELS.register_module()
-class CheckedResNetV1c(ResNetV1c):
+class CheckedResNetV1c(CheckedPretrained, ResNetV1c):
     """mmseg's ``ResNetV1c`` with safe, strict loading of a local ImageNet weights file.
 
     Args:
@@ -55,26 +56,10 @@ class CheckedResNetV1c(ResNetV1c):
     Inputs (B, 3, H, W); outputs one map per ``out_indices`` entry, (B, 256 * 2**i, H/s_i, W/s_i).
     """
 
-    def __init__(self, pretrained=None, **kwargs):
-        if pretrained is not None and kwargs.get('init_cfg') is not None:
-            raise UserError('CheckedResNetV1c: give either pretrained or init_cfg, not both')
-        if pretrained is not None and not isinstance(pretrained, str):
-            raise UserError(f'CheckedResNetV1c: pretrained must be a file path, got {pretrained!r}')
-        if pretrained is not None and '://' in pretrained:
-            raise UserError(f'CheckedResNetV1c: pretrained={pretrained} is a download address; nothing is '
-                            'downloaded here: put the weights file in pretrained/ and give its path')
-        super().__init__(pretrained=None, **kwargs)
-        self.pretrained = pretrained
-
-    def init_weights(self):
-        """Load ``pretrained`` strictly (classifier dropped), else initialise randomly as mmseg does."""
-        if self.pretrained is None:
-            super().init_weights()
-            return
-        sd = resnet_state_dict(load_checkpoint_file(self.pretrained), source=self.pretrained)
-        self.load_checked(sd, source=self.pretrained)
-        self._is_init = True
-        print_log(f'ResNetV1c-{self.depth}: loaded pretrained weights from {self.pretrained}', logger='current')
+    def load_pretrained(self, checkpoint, source='weights'):
+        """Load a loaded ImageNet checkpoint strictly (classifier dropped); called by ``init_weights``."""
+        self.load_checked(resnet_state_dict(checkpoint, source=source), source=source)
+        print_log(f'ResNetV1c-{self.depth}: loaded pretrained weights from {source}', logger='current')
 
     def check_state_dict(self, sd, source='weights'):
         """Raise a UserError unless ``sd`` has this model's keys (step counters optional) and shapes.

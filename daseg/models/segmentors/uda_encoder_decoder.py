@@ -12,6 +12,7 @@ the student of a UDA or merged checkpoint and refuses weights that do not fit, s
 import inspect
 
 import torch
+import torch.nn as nn
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -21,23 +22,24 @@ from daseg.errors import UserError
 from .student_weights import take_student
 
 # The calls through which the UDA parts train the student (see UDAEncoderDecoder.route_calls).
-ROUTED_CALLS = ('loss_by_label',)
+ROUTED_CALLS = ('loss_by_label', 'train_features')
 
 
 @MODELS.register_module()
 class UDAEncoderDecoder(EncoderDecoder):
-    """EncoderDecoder with :meth:`loss_by_label` and :meth:`pseudo_logits`; its decode head must offer
-    ``loss_by_label`` (every head of this package does)."""
+    """EncoderDecoder with :meth:`loss_by_label` and :meth:`pseudo_logits`; its decode and auxiliary heads must
+    offer ``loss_by_label`` (every head of this package does)."""
 
     # Tensor-only methods (no host reads, no Python randomness) that ``--compile`` may replace by compiled ones.
     COMPILED = ('loss_by_label', 'pseudo_logits', 'extract_feat')
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        if not callable(getattr(self.decode_head, 'loss_by_label', None)):
-            raise UserError(f'{type(self).__name__}: decode head {type(self.decode_head).__name__} cannot train on '
-                            'pseudo-labels (no loss_by_label); use a head of this package, e.g. DAFormerHead or '
-                            'DLV2Head')
+        for _, head in self.labelled_heads():
+            if not callable(getattr(head, 'loss_by_label', None)):
+                raise UserError(f'{type(self).__name__}: head {type(head).__name__} cannot train on pseudo-labels '
+                                '(no loss_by_label); use a head of this package, e.g. DAFormerHead, DLV2Head, '
+                                'UPerLabelHead or FCNLabelHead')
 
     def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
         """torch's ``load_state_dict``; ``strict=False`` loads part of the model (what the caller chose)."""
@@ -88,12 +90,27 @@ class UDAEncoderDecoder(EncoderDecoder):
                 MRM's Rebuilder); applied to every map list the head reads.
 
         Returns:
-            tuple[dict[str, Tensor], list[Tensor]]: losses prefixed ``decode.`` and the backbone maps.
+            tuple[dict[str, Tensor], list[Tensor]]: losses prefixed ``decode.`` (and ``aux.`` for the auxiliary
+            heads, as mmseg's ``loss``) and the backbone maps (after the neck, if any).
         """
         feats = self.extract_feat(inputs)
         head_input = feats if feature_transform is None else feature_transform(feats)
-        losses = self.decode_head.loss_by_label(head_input, seg_label, seg_weight)
-        return add_prefix(losses, 'decode'), feats
+        losses = {}
+        for name, head in self.labelled_heads():
+            losses.update(add_prefix(head.loss_by_label(head_input, seg_label, seg_weight), name))
+        return losses, feats
+
+    def labelled_heads(self):
+        """(log prefix, head) of the decode head and the auxiliary heads, with mmseg's prefixes."""
+        aux = self.auxiliary_head if self.with_auxiliary_head else nn.ModuleList()
+        aux = list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        return [('decode', self.decode_head)] + [(f'aux_{i}' if len(aux) > 1 else 'aux', head)
+                                                  for i, head in enumerate(aux)]
+
+    def train_features(self, inputs):
+        """The backbone maps (:meth:`extract_feat`) for a loss on features alone (e.g. ``FeatureMMD``): a routed call
+        (see :meth:`route_calls`), unlike ``extract_feat``, which :meth:`loss_by_label` calls inside its own."""
+        return self.extract_feat(inputs)
 
     def pseudo_logits(self, inputs, batch_img_metas=None):
         """Logits [N, C, H, W] at the image size, float32 (softmax confidences are thresholded near 1)."""

@@ -9,6 +9,14 @@ by any ``components`` the config adds, e.g. MIC::
                  components=[dict(type='MaskedConsistency', mask_mode='separatetrgaug',
                                   mask_generator=dict(type='block', mask_ratio=0.7, mask_block_size=64))])
 
+The three additions of the CLUDA-style fork (reference/ORIGINALS_2.md section 1.2), each as its name promises::
+
+    model = dict(type='DACS', model=..., alpha=0.999,
+                 mixed_transforms=[dict(type='RareClassPaste')],     # paste (+ UDADataset(paste=dict()))
+                 mix_loss_weight=0.9,                                 # soft: 0.9 x mixed loss ...
+                 components=[dict(type='TargetConsistency', loss_weight=0.1),  # ... + 0.1 x unmixed target
+                             dict(type='FeatureMMD', loss_weight=0.05)])      # mmd
+
 With an HRDA segmentor every part uses its multi-resolution losses and inference (the segmentor's
 ``loss_by_label`` and ``pseudo_logits``); HRDA's pseudo-label margins are a transform of the target pipeline
 (``PseudoMarginMask``), applied to the full image before the random crop.
@@ -36,6 +44,9 @@ class DACS(UDAWrapper):
         color_jitter_strength (float): brightness/contrast/saturation/hue strength of the jitter.
         color_jitter_probability (float): the jitter applies when a uniform draw exceeds this value.
         blur (bool): Gaussian blur of the mixed images (applied with probability 0.5).
+        mix_loss_weight (float): factor of the ClassMix losses (``ClassMixSelfTraining.loss_weight``). Default 1.0.
+        mixed_transforms (Sequence[dict]): transforms of the mixed batch before its colour jitter and blur, e.g.
+            ``RareClassPaste`` (``ClassMixSelfTraining.mixed_transforms``). Default none.
         components (list[dict]): further components, run after the two of DACS (e.g. ``MaskedConsistency``).
         init_cfg (dict, optional): mmengine init config.
         pretrained, train_cfg: None only (what ``mmseg.apis.init_model`` sets), see :class:`UDAWrapper`.
@@ -45,8 +56,8 @@ class DACS(UDAWrapper):
                  pseudo_weight_ignore_top: int = 0, pseudo_weight_ignore_bottom: int = 0,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes=THING_CLASSES,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, color_jitter_strength: float = 0.2,
-                 color_jitter_probability: float = 0.2, blur: bool = True, components=(), init_cfg=None,
-                 pretrained=None, train_cfg=None):
+                 color_jitter_probability: float = 0.2, blur: bool = True, mix_loss_weight: float = 1.0,
+                 mixed_transforms=(), components=(), init_cfg=None, pretrained=None, train_cfg=None):
         fd = imnet_feature_dist_lambda > 0
         if fd and not _has_pretrained_backbone(model):
             raise UserError('imnet_feature_dist_lambda > 0 needs ImageNet weights for the backbone '
@@ -62,7 +73,8 @@ class DACS(UDAWrapper):
                  feature_dist_lambda=imnet_feature_dist_lambda, feature_dist_classes=imnet_feature_dist_classes,
                  feature_dist_scale_min_ratio=imnet_feature_dist_scale_min_ratio),
             dict(type='ClassMixSelfTraining', teacher='ema_model', color_jitter_strength=color_jitter_strength,
-                 color_jitter_probability=color_jitter_probability, blur=blur),
+                 color_jitter_probability=color_jitter_probability, blur=blur, loss_weight=mix_loss_weight,
+                 mixed_transforms=list(mixed_transforms)),
         ]
         super().__init__(model, teachers=teachers, components=parts + list(components), init_cfg=init_cfg,
                          pretrained=pretrained, train_cfg=train_cfg)

@@ -30,6 +30,9 @@ class UDAStep:
         target (DomainBatch): the unlabelled target batch.
         cache (dict): results computed once per iteration and read by several components, e.g. a teacher's
             pseudo-labels on the unmixed target (:meth:`once`).
+        extra (dict): further batches the dataset adds to each item besides the source and the target, preprocessed
+            like them: ``name -> DomainBatch``, or a list of them when an item carries several samples of that
+            batch (e.g. ``'paste'``: rare-class crops, see :class:`~daseg.models.uda.rare_class_paste.RareClassPaste`).
     """
 
     iteration: int
@@ -37,6 +40,7 @@ class UDAStep:
     source: DomainBatch
     target: DomainBatch
     cache: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     def once(self, key, compute):
         """``compute()`` the first time ``key`` is asked for in this iteration, the stored result afterwards."""

@@ -2,8 +2,9 @@
 
 One iteration (:meth:`UDAWrapper.train_step`):
 
-1. the batches of both domains are preprocessed and the iteration's randomness is seeded from (run seed,
-   iteration), so a resumed run repeats what a straight run does;
+1. the batches of both domains (and any extra batch the dataset adds, e.g. rare-class paste crops, see
+   :func:`extra_batches`) are preprocessed and the iteration's randomness is seeded from (run seed, iteration), so
+   a resumed run repeats what a straight run does;
 2. every teacher is updated (an EMA teacher starts as a copy of the student at iteration 0), then every
    component's own ``update`` runs (e.g. MIC's own EMA teacher);
 3. each component computes its losses inside the optimiser wrapper's context (autocast with mixed precision) and
@@ -32,6 +33,31 @@ from ...weights import SUB_MODELS, check_fits, sub_models
 from ...weights.fit import COPIED_FROM_STUDENT
 from ..segmentors.uda_encoder_decoder import stacked_labels
 from .step import DomainBatch, UDAStep
+
+# The keys of the two domains' images in a data-loader batch; any other ``<name>_inputs`` is an extra batch.
+DOMAIN_INPUTS = ('inputs', 'target_inputs')
+
+
+def extra_batches(data: dict) -> dict:
+    """The batches a dataset adds to each item besides the source and the target: ``<name>_inputs`` with
+    ``<name>_data_samples``, as ``name -> (inputs, data_samples)``.
+
+    An item that carries a list of k samples of such a batch (the same k in every item, e.g. one crop per pasted
+    class) is collated by mmengine's ``pseudo_collate`` into k lists of one sample per item; the wrapper then
+    preprocesses k batches (``UDAStep.extra[name]`` a list). A batch without these keys gives ``{}``.
+    """
+    found = {}
+    for key in data:
+        if key.endswith('_inputs') and key not in DOMAIN_INPUTS:
+            name = key[:-len('_inputs')]
+            if f'{name}_data_samples' not in data:
+                raise UserError(f"the data batch has '{key}' but no '{name}_data_samples'")
+            found[name] = (data[key], data[f'{name}_data_samples'])
+    return found
+
+
+def _has_labels(samples) -> bool:
+    return all('gt_sem_seg' in s for s in samples)
 
 
 def _uda_segmentor_cfg(model: dict) -> dict:
@@ -186,16 +212,25 @@ class UDAWrapper(BaseModel):
         return log_vars
 
     def begin_step(self, data: dict) -> UDAStep:
-        """Preprocess both domains' batches and seed this iteration's randomness."""
+        """Preprocess both domains' batches, and any extra batch (:func:`extra_batches`), and seed this iteration's
+        randomness."""
         iteration = self._iteration()
         generator = self._seed_iteration(iteration)
-        src = self.data_preprocessor(dict(inputs=data['inputs'], data_samples=data['data_samples']), True)
-        tgt = self.data_preprocessor(
-            dict(inputs=data['target_inputs'], data_samples=data['target_data_samples']), True)
-        source = DomainBatch(self.to_input_format(src['inputs']), src['data_samples'],
-                             stacked_labels(src['data_samples']))
-        target = DomainBatch(self.to_input_format(tgt['inputs']), tgt['data_samples'])
-        return UDAStep(iteration, generator, source, target)
+        source = self._domain_batch(data['inputs'], data['data_samples'], labelled=True)
+        target = self._domain_batch(data['target_inputs'], data['target_data_samples'])
+        step = UDAStep(iteration, generator, source, target)
+        for name, (inputs, samples) in extra_batches(data).items():
+            # Labelled when its samples carry ground truth (e.g. source crops).
+            if inputs and isinstance(inputs[0], (list, tuple)):
+                step.extra[name] = [self._domain_batch(i, s, labelled=_has_labels(s)) for i, s in zip(inputs, samples)]
+            else:
+                step.extra[name] = self._domain_batch(inputs, samples, labelled=_has_labels(samples))
+        return step
+
+    def _domain_batch(self, inputs, data_samples, labelled: bool = False) -> DomainBatch:
+        batch = self.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), True)
+        label = stacked_labels(batch['data_samples']) if labelled else None
+        return DomainBatch(self.to_input_format(batch['inputs']), batch['data_samples'], label)
 
     def _iteration(self) -> int:
         # The Runner records the iteration in the message hub; it survives --resume, unlike a counter.

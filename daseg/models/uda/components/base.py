@@ -12,7 +12,13 @@ class UDAComponent(nn.Module):
         name (str): attribute under which the wrapper holds the component (its parameters and sub-models are saved
             under ``<name>.``); unique within a wrapper.
         prefix (str): prefix of its log variables (``<prefix>.loss``, ...).
+
+    Attributes:
+        trains_whole_student (bool): whether its loss reaches every trained parameter of the student; False for a
+            loss on part of it (e.g. ``FeatureMMD``: the encoder), which DDP must be told about when it comes last.
     """
+
+    trains_whole_student = True
 
     def __init__(self, name: str, prefix: str):
         super().__init__()
@@ -39,3 +45,11 @@ def outside_autocast(img: torch.Tensor):
     if not torch.amp.is_autocast_available(img.device.type):  # e.g. the meta device of the FLOP count
         return contextlib.nullcontext()
     return torch.autocast(device_type=img.device.type, enabled=False)
+
+
+def scaled_losses(losses: dict, factor: float) -> dict:
+    """``losses`` with every loss term (a key containing ``loss``, what the wrapper sums) times ``factor``; the
+    same dict when ``factor`` is 1."""
+    if factor == 1:
+        return losses
+    return {k: v * factor if 'loss' in k else v for k, v in losses.items()}

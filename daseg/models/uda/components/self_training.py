@@ -5,7 +5,7 @@ from mmseg.registry import MODELS
 
 from ..class_mix import class_mix_keys, class_mix_masks, mix
 from ..strong_aug import strong_transform
-from .base import UDAComponent, outside_autocast
+from .base import UDAComponent, outside_autocast, scaled_losses
 
 
 def teacher_pseudo_labels(uda, step, teacher: str):
@@ -20,11 +20,19 @@ class ClassMixSelfTraining(UDAComponent):
     """Pixel-weighted student loss on ClassMix images (half of each source image's classes pasted onto a target
     image; labels and weights follow the mask, source pixels weigh 1), after colour jitter and blur.
 
+    Between ClassMix and the colour jitter, ``mixed_transforms`` may change the mixed batch (e.g.
+    :class:`~daseg.models.uda.rare_class_paste.RareClassPaste`); none by default.
+
     Args:
         teacher (str): attribute of the EMA teacher whose pseudo-labels are used. Default ``'ema_model'``.
         color_jitter_strength (float): brightness/contrast/saturation/hue strength of the jitter.
         color_jitter_probability (float): the jitter applies when a uniform draw exceeds this value.
         blur (bool): Gaussian blur of the mixed images (applied when a uniform draw exceeds 0.5).
+        loss_weight (float): factor of every loss term of the mixed images (HRDA's detail term and auxiliary
+            heads' included; accuracies are not scaled). Default 1.0.
+        mixed_transforms (Sequence[dict | callable]): transforms ``f(step, img, label, weight) -> (img, label,
+            weight)`` of the mixed batch, applied in order after ClassMix and before the colour jitter and blur
+            (configs are built through MODELS). Default none.
         name (str): attribute name. Default ``'mix'``.
         prefix (str): log prefix. Default ``'mix'``.
     """
@@ -33,17 +41,21 @@ class ClassMixSelfTraining(UDAComponent):
     COMPILED = ('mix_batch',)
 
     def __init__(self, teacher: str = 'ema_model', color_jitter_strength: float = 0.2,
-                 color_jitter_probability: float = 0.2, blur: bool = True, name: str = 'mix', prefix: str = 'mix'):
+                 color_jitter_probability: float = 0.2, blur: bool = True, loss_weight: float = 1.0,
+                 mixed_transforms=(), name: str = 'mix', prefix: str = 'mix'):
         super().__init__(name, prefix)
         self.teacher = teacher
         self.color_jitter_strength = color_jitter_strength
         self.color_jitter_probability = color_jitter_probability
         self.blur = blur
+        self.loss_weight = loss_weight
+        # A plain list: the transforms hold no parameters or state to save.
+        self.mixed_transforms = [MODELS.build(t) if isinstance(t, dict) else t for t in mixed_transforms]
 
     def loss(self, uda, step) -> dict:
         pl_label, pl_weight = teacher_pseudo_labels(uda, step, self.teacher)
         img, label, weight = self.class_mix(uda, step, pl_label, pl_weight)
-        losses = uda.model.loss_by_label(uda.to_input_format(img), label, weight)[0]
+        losses = scaled_losses(uda.model.loss_by_label(uda.to_input_format(img), label, weight)[0], self.loss_weight)
         losses['pseudo_weight'] = pl_weight.mean()
         return losses
 
@@ -59,12 +71,14 @@ class ClassMixSelfTraining(UDAComponent):
             keys = class_mix_keys(src_label.shape[0], step.generator).to(src_label.device, non_blocking=True)
             masks, mixed_img, mixed_label, mixed_weight = self.mix_batch(keys, src_img, src_label, tgt_img,
                                                                          pl_label, pl_weight)
+            for transform in self.mixed_transforms:
+                mixed_img, mixed_label, mixed_weight = transform(step, mixed_img, mixed_label, mixed_weight)
             preprocessor = uda.data_preprocessor
             mixed_img = strong_transform(
                 mixed_img, mean=preprocessor.mean.flatten(), std=preprocessor.std.flatten(),
                 generator=step.generator, color_jitter_s=self.color_jitter_strength,
                 color_jitter_p=self.color_jitter_probability, blur=self.blur)
-        # For the debug pictures (references, no copies).
+        # For the debug pictures and FeatureMMD (references, no copies).
         step.cache['class_mix'] = dict(pseudo_label=pl_label, pseudo_weight=pl_weight, mask=masks,
                                        image=mixed_img, label=mixed_label)
         return mixed_img, mixed_label, mixed_weight
