@@ -23,6 +23,10 @@ shift 2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Every process must name the same default work dir: they share one timestamp.
 export DASEG_RUN_TIMESTAMP="${DASEG_RUN_TIMESTAMP:-$(date +%y%m%d_%H%M%S)}"
+# mmengine formats configs with yapf, which caches its grammar in the user's cache folder on first use after an
+# install, written in place: processes starting together can read another's half-written file (EOFError in
+# yapf's grammar.load). One process writes it first.
+"${PYTHON:-python}" -c "import yapf.pytree.pytree_utils"
 exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --master_port="${PORT:-29500}" --nproc_per_node="$NGPUS" \
