@@ -12,7 +12,7 @@ DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
 SEED ?= 0
 
-.PHONY: demo demo-data demo-mic demo-mrm demo-encoders test install clean-demo
+.PHONY: demo demo-data demo-mic demo-mrm demo-encoders demo-unionset test install clean-demo
 
 install: $(STAMP)
 
@@ -58,6 +58,7 @@ demo-data: $(STAMP)
 	rm -f $(DEMO_DATA_STAMP)
 	$(BIN)/python tools/make_demo_data.py --out $(DEMO) --overwrite
 	$(BIN)/python tools/convert_datasets/gta.py $(DEMO)/gta --nproc 2
+	$(BIN)/python tools/convert_datasets/synthia.py $(DEMO)/synthia --nproc 2
 	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
 	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
 	touch $(DEMO_DATA_STAMP)
@@ -100,6 +101,19 @@ demo-encoders: $(STAMP)
 		$(ENC_WORK)/$(r)/iter_$(if $(findstring source,$(r)),1000,400).pth) --out $(ENC_WORK)/eval_swin --targets cityscapes idd
 	./test.sh configs/demo/gta_source_only_convnext.py $(ENC_WORK)/source_only_convnext/iter_1000.pth \
 		$(ENC_WORK)/dacs_convnext/iter_400.pth --out $(ENC_WORK)/eval_convnext --targets cityscapes idd
+
+# Union-set multi-source adaptation, one seed (SEED=1 for the second): the GTA- and SYNTHIA-like sources with
+# partly overlapping label sets (setting p) adapt, without their data, to the Cityscapes-like target, every stage
+# from one command (configs/demo/unionset_gta_synthia2cityscapes_p.py); the table of each source model, their
+# average, stage 1 and the final model on the 19 classes is in work_dirs/demo_unionset/seed<SEED>/eval.
+US_WORK := work_dirs/demo_unionset/seed$(SEED)
+demo-unionset: $(STAMP)
+	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
+	test -f $(DEMO)/synthia/sample_class_stats.json || $(BIN)/python tools/convert_datasets/synthia.py \
+		$(DEMO)/synthia --nproc 2
+	rm -rf $(US_WORK)
+	$(BIN)/python run_experiments.py configs/demo/unionset_gta_synthia2cityscapes_p.py --seed $(SEED) \
+		--work-dir $(US_WORK)
 
 clean-demo:
 	rm -rf $(DEMO) $(DEMO_WORK)

@@ -70,6 +70,11 @@ def parse_args(argv=None):
     p.add_argument('--scale-lr', action='store_true',
                    help='multiply the learning rate by the number of processes (linear scaling rule; the '
                         "config's batch_size is the reference); off by default")
+    p.add_argument('--select-on-target-val', action='store_true',
+                   help='multi-stage methods (a config with stages=...): validate every checkpoint interval on the '
+                        "target's labelled val set and continue from each stage's best checkpoint, as the "
+                        'original union-set code does. This uses target labels; the results say so. Default: '
+                        "each stage's last iteration")
     add_speed_arguments(p)
     args = p.parse_args(argv)
     if args.config and args.config_option and args.config != args.config_option:
@@ -168,11 +173,32 @@ def main(argv=None):
     train(parse_args(argv))
 
 
+def run_stages(args, cfg):
+    """A multi-stage method (a config with ``stages``): every stage in a sub-folder of the work dir, the ones
+    that are done skipped, an interrupted one continued (see daseg.pipelines)."""
+    from mmengine.registry import init_default_scope
+
+    from daseg.errors import UserError
+    from daseg.pipelines import build_stages, run_pipeline
+    if args.launcher != 'none':
+        raise UserError('multi-stage methods run in one process (their stages make several optimiser steps per '
+                        'iteration, which the distributed wrapper does not); run without --launcher')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    run_pipeline(cfg.work_dir, build_stages(cfg, args.select_on_target_val), resume=bool(args.resume))
+
+
 def train(args):
     from mmengine.registry import RUNNERS
 
+    from daseg.errors import UserError
     from daseg.locks import folder_lock
     cfg = prepare_config(args)
+    if cfg.get('stages'):
+        run_stages(args, cfg)
+        print(f'done: {cfg.work_dir}')
+        return
+    if args.select_on_target_val:
+        raise UserError('--select-on-target-val is for multi-stage methods (a config with stages=...)')
     # One training per work dir; the other processes of a distributed run share rank 0's.
     main_process = int(os.environ.get('RANK', '0')) == 0
     with folder_lock(cfg.work_dir, 'training') if main_process else contextlib.nullcontext():

@@ -27,6 +27,7 @@ DASEG_KEYS = (
     'eval_classes16',   # tools/test.py
     'load_from_part',   # daseg.weights.fit, set by run_experiments.py --load-part
     'debug_img_interval',  # daseg.engine.runner: DebugImageHook every N iterations (0: none)
+    'stages',           # daseg.pipelines: a multi-stage method (run_experiments.py runs its stages)
 )
 # Read by mmengine outside the Runner's arguments, or by mmseg's tools.
 MMENGINE_KEYS = ('custom_imports', 'runner_type', 'sync_bn', 'find_unused_parameters', 'compile', 'tta_model',

@@ -15,7 +15,10 @@ from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from daseg.cli import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+# Multi-stage methods (a `stages` entry, run by run_experiments.py stage by stage): union-set adaptation.
+STAGED = [p for p in CONFIGS if 'unionset' in p.parts or p.name.startswith('unionset_')]
+EXPERIMENTS = [p for p in CONFIGS if p not in STAGED]
 # The dataset bases that define data loaders (eval_targets_*.py only hold test.sh's eval_targets).
 DATASET_BASES = sorted(p for p in (ROOT / 'configs/_base_/datasets').glob('*.py')
                        if not p.name.startswith('eval_targets'))
@@ -94,3 +97,23 @@ def test_config_is_consistent(path, no_random_init):
         mrm = 14.545280 * any(c['type'] == 'MaskedRepresentationModeling' for c in cfg.model.get('components', []))
         # the size DAFormer reports for MiT-B5 + its head
         assert millions - mrm == pytest.approx(85.2 * copies, abs=0.05 * copies)
+
+
+@pytest.mark.parametrize('path', STAGED, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_staged_config_is_consistent(path, no_random_init):
+    """Its stages, datasets and transforms exist, and a source model of it builds (of the label set's size)."""
+    from daseg.pipelines import build_stages
+    init_default_scope('mmseg')
+    cfg = load_config(str(path))
+    names = [stage.name for stage in build_stages(cfg)]
+    sources = list(cfg.stages.sources)
+    assert names == [f'stage0_{s}' for s in sources] + ['pl1', 'stage1', 'pl2', 'stage2', 'eval']
+    datasets = [*cfg.stages.sources.values(), cfg.stages.target_images, cfg.stages.target_val,
+                *cfg.eval_targets.values()]
+    for dataset in datasets:
+        assert DATASETS.get(dataset['type']) is not None, dataset['type']
+        for step in dataset['pipeline'] + cfg.stages.target_train_pipeline:
+            assert TRANSFORMS.get(step['type']) is not None, step['type']
+    model = MODELS.build(dict(cfg.model, type='UnionSetSources', setting=cfg.stages.setting, sources=sources,
+                              held=sources[:1]))
+    assert model.num_classes == 19 and model.decode_head.num_classes == model.label_sets[sources[0]].num_local

@@ -4,10 +4,11 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / 'daseg'
-# Checkpoint and key handling at the bottom, models above, merging and evaluation beside them, engine on top.
+# Checkpoint and key handling at the bottom, models above, merging and evaluation beside them, engine above,
+# multi-stage pipelines (which run trainings, evaluations and inference) on top.
 RANK = {'errors': 0, 'classes': 0, 'atomic': 1, 'locks': 1, 'progress': 1, 'label_maps': 1, 'weights': 2,
         'datasets': 3, 'demo': 3, 'models': 4, 'merging': 4, 'evaluation': 4, 'engine': 5, 'config_check': 6, 'cli': 7,
-        'apis': 8, '__init__': 9}
+        'apis': 8, 'pipelines': 9, '__init__': 10}
 
 
 def module_name(path):

@@ -101,8 +101,9 @@ def convert(src, dst, which='student', force=False, config=None):
     save_checkpoint_atomic({'meta': meta, 'state_dict': out}, dst, overwrite=force)
 
     converted = ', '.join(conversion.converted)
-    lines = [f'converted MiT backbone(s) from the original SegFormer layout: {converted}' if converted
-             else 'no key needed renaming']
+    lines = [f'converted MiT backbone(s) from the original SegFormer layout: {converted}'] if converted else []
+    lines += conversion.notes  # e.g. an original DeepLab checkpoint's renaming and dropped classifier convs
+    lines = lines or ['no key needed renaming']
     lines.append(f'dropped: {"; ".join(dropped)}' if dropped else 'dropped: nothing')
     kind = 'UDA wrapper' if which == 'all' and is_uda else which if is_uda else 'segmentor'
     lines.append(f'wrote {len(out)} tensors ({kind}) to {dst}')

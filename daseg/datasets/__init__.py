@@ -8,10 +8,11 @@ from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
 from .paste_crops import PasteCropSampler
 from .pseudo_margins import PackUDATargetInputs, PseudoMarginMask
+from .synscapes import SynscapesDataset
 from .synthia import SynthiaDataset
 from .samplers import PositionSampler
 from .uda_dataset import UDADataset
 
 __all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GenericSegDataset', 'GTADataset',
            'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'PasteCropSampler', 'PackUDATargetInputs',
-           'PseudoMarginMask', 'SynthiaDataset', 'PositionSampler', 'UDADataset']
+           'PseudoMarginMask', 'SynscapesDataset', 'SynthiaDataset', 'PositionSampler', 'UDADataset']

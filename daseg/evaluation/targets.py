@@ -62,7 +62,8 @@ def check_classes(model, loaders):
         names = names or classes
         if classes != names:
             raise UserError(f'target {target} has other classes than {next(iter(loaders))}')
-    num_classes = getattr(model.decode_head, 'num_classes', len(names))
+    # The segmentor's classes (those it predicts), which a union-set model's heads each know only part of.
+    num_classes = getattr(model, 'num_classes', None) or getattr(model.decode_head, 'num_classes', len(names))
     if num_classes != len(names):
         raise UserError(f'the model predicts {num_classes} classes, the targets have {len(names)}')
     return names

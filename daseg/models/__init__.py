@@ -1,2 +1,2 @@
 """Models registered into mmseg's MODELS registry on import."""
-from . import backbones, decode_heads, segmentors, uda  # noqa: F401  (registration side effects)
+from . import backbones, decode_heads, segmentors, uda, unionset  # noqa: F401  (registration side effects)

@@ -23,8 +23,7 @@ heads' accuracy needs no boolean indexing.
 import copy
 
 import torch
-from mmengine.dist import get_rank
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
@@ -32,6 +31,7 @@ from ...errors import UserError
 from ...weights import SUB_MODELS, check_fits, sub_models
 from ...weights.fit import COPIED_FROM_STUDENT
 from ..segmentors.uda_encoder_decoder import stacked_labels
+from ..utils.iteration_seed import current_iteration, seed_iteration
 from .step import DomainBatch, UDAStep
 
 # The keys of the two domains' images in a data-loader batch; any other ``<name>_inputs`` is an extra batch.
@@ -233,17 +233,12 @@ class UDAWrapper(BaseModel):
         return DomainBatch(self.to_input_format(batch['inputs']), batch['data_samples'], label)
 
     def _iteration(self) -> int:
-        # The Runner records the iteration in the message hub; it survives --resume, unlike a counter.
-        iteration = MessageHub.get_current_instance().get_info('iter')
-        return self._local_iter if iteration is None else int(iteration)
+        return current_iteration(self._local_iter)
 
     def _seed_iteration(self, iteration: int) -> torch.Generator:
         """Seed the global generators (dropout and drop-path of the student, HRDA's detail crop) and return a CPU
         generator for the mixing and augmentation draws of this iteration."""
-        seed = (self._base_seed * 1_000_003 + iteration * 7919 + get_rank()) % (2 ** 63)
-        torch.manual_seed(seed)
-        # On the CPU: the draws that decide control flow are read without waiting for the GPU.
-        return torch.Generator().manual_seed(seed)
+        return seed_iteration(self._base_seed, iteration)
 
     def _backward(self, optim_wrapper, losses: dict, prefix: str) -> dict:
         # No finiteness check here: reading the loss would make the host wait for the GPU. The runner's

@@ -1,0 +1,7 @@
+# Union-set sources: synscapes + gta + synthia (each with its own label set, see the experiment's setting).
+_base_ = ['./cityscapes_target.py']
+stages = dict(sources=dict(
+    synscapes={{_base_.unionset_sources.synscapes}},
+    gta={{_base_.unionset_sources.gta}},
+    synthia={{_base_.unionset_sources.synthia}},
+))

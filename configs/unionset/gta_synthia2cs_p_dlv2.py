@@ -1,0 +1,5 @@
+# Union-set adaptation, gta + synthia -> Cityscapes, setting 'p' (partly overlapping label sets),
+# DeepLab-v2 ResNet-101 from DeepLab_init.pth (ORIGINALS_2.md section 5):
+#   python run_experiments.py configs/unionset/gta_synthia2cs_p_dlv2.py --work-dir work_dirs/gta_synthia2cs_p_dlv2
+_base_ = ['../_base_/unionset/sources_gta_synthia.py']
+stages = dict(setting='p')

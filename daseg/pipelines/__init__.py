@@ -1,0 +1,6 @@
+"""Multi-stage methods (union-set adaptation's stages) as one command: stages, skip-if-done, resume."""
+from .registry import PIPELINES, build_stages
+from .runner import Stage, run_pipeline
+from .unionset import UnionSetStages
+
+__all__ = ['PIPELINES', 'build_stages', 'Stage', 'run_pipeline', 'UnionSetStages']

@@ -1,0 +1,45 @@
+"""A training stage of a pipeline: one mmengine run of a config in the stage's folder, continued from its latest
+complete checkpoint when an earlier attempt was interrupted."""
+import os.path as osp
+import time
+
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+
+from ..errors import UserError
+from ..weights.io import find_latest_checkpoint, remove_partial_checkpoints
+
+
+def train_in(folder, cfg, log=print):
+    """Train ``cfg`` with ``folder`` as its work dir; returns the path of the last checkpoint.
+
+    Args:
+        folder (str): the stage's folder (held by the caller).
+        cfg (dict | mmengine.Config): a complete training config; its ``train_cfg.max_iters`` must be a multiple
+            of the checkpoint interval, so that the last iteration is saved.
+        log (callable): where the resume line goes.
+    """
+    cfg = Config(dict(cfg)) if not isinstance(cfg, Config) else cfg
+    cfg.work_dir = folder
+    name = osp.basename(osp.normpath(folder))
+    # Several runs in one process (and a stage run again after an interruption): mmengine keeps one logger,
+    # message hub and visualizer per experiment name.
+    cfg.experiment_name = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}_{time.time_ns() % 10**9:09d}'
+    if isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer.name = f'visualizer_{cfg.experiment_name}'
+    max_iters = cfg.train_cfg.max_iters
+    interval = cfg.default_hooks.checkpoint.interval
+    if max_iters % interval:
+        raise UserError(f'stage {name}: train_cfg.max_iters ({max_iters}) must be a multiple of the checkpoint '
+                        f'interval ({interval}) so that its last iteration is saved')
+    remove_partial_checkpoints(folder)
+    try:
+        latest = find_latest_checkpoint(folder)
+    except UserError:
+        latest = None
+    if latest:
+        cfg.resume, cfg.load_from = True, latest
+        log(f'{name}: resuming from {latest}')
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    return osp.join(folder, f'iter_{max_iters}.pth')
