@@ -7,6 +7,7 @@ backbone with the source heads). Its mmseg prediction is their logarithm, so arg
 test-time augmentation (softmax of the logits) and the pseudo-labels all read the same numbers.
 """
 import contextlib
+from abc import abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -127,9 +128,9 @@ class UnionSetBase(BaseSegmentor):
         """Logits resized to the image size (bilinear, with the model's align_corners)."""
         return F.interpolate(logits, size=size, mode='bilinear', align_corners=self.align_corners)
 
+    @abstractmethod
     def probabilities(self, inputs):
         """Class probabilities [N, 19, H, W] at the image size; defined by each stage's model."""
-        raise NotImplementedError
 
     # -- mmseg's segmentor interface ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ over its *local* classes:
 
 Logits and probabilities are [N, C, H, W] (any trailing dimensions work), C the local class count of the head.
 """
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Sequence, Tuple
@@ -137,8 +138,13 @@ class LabelSet:
         Returns:
             Tensor: local labels, the shape and dtype of ``labels``.
         """
-        table = torch.from_numpy(self.lut(void)).to(device=labels.device, dtype=torch.long)
-        return table[labels.long()].to(labels.dtype)
+        return _lut_tensor(self, void, labels.device)[labels.long()].to(labels.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _lut_tensor(label_set: LabelSet, void: str, device: torch.device) -> torch.Tensor:
+    # Built once per label set, void mode and device: stages 1 and 2 map every batch for every source.
+    return torch.from_numpy(label_set.lut(void)).to(device=device, dtype=torch.long)
 
 
 def label_sets(setting: str, sources: Sequence[str]) -> Tuple[LabelSet, ...]:
