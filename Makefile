@@ -12,7 +12,7 @@ DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
 SEED ?= 0
 
-.PHONY: demo demo-data demo-mic demo-mrm demo-encoders demo-unionset test install clean-demo
+.PHONY: demo demo-data demo-mic demo-mrm demo-encoders demo-unionset demo-ddb test install clean-demo
 
 install: $(STAMP)
 
@@ -61,6 +61,8 @@ demo-data: $(STAMP)
 	$(BIN)/python tools/convert_datasets/synthia.py $(DEMO)/synthia --nproc 2
 	$(BIN)/python tools/convert_datasets/cityscapes.py $(DEMO)/cityscapes --nproc 2
 	$(BIN)/python tools/convert_datasets/idd.py $(DEMO)/idd_raw $(DEMO)/idd --nproc 2
+	$(BIN)/python tools/convert_datasets/synscapes.py $(DEMO)/synscapes --split-file train.txt --nproc 2
+	$(BIN)/python tools/convert_datasets/mapillary.py $(DEMO)/mapillary --nproc 2
 	touch $(DEMO_DATA_STAMP)
 
 # A method against DACS, one seed (SEED=1 for the second): `make demo-mic` (MIC), `make demo-mrm` (MRM). A
@@ -114,6 +116,27 @@ demo-unionset: $(STAMP)
 	rm -rf $(US_WORK)
 	$(BIN)/python run_experiments.py configs/demo/unionset_gta_synthia2cityscapes_p.py --seed $(SEED) \
 		--work-dir $(US_WORK)
+
+# DDB, one seed (SEED=1 for the second): a source-only model on both demo sources (GTA-like + Synscapes-like,
+# 1000 iterations) stands in for ImageNet weights; from it, side by side, a shortened DDB round 1 to the
+# Cityscapes-like target from one command (two self-training teachers of 200 iterations, their prototypes, the
+# cross-path distillation student of 200) and DACS for the same 600 iterations; then the table of all of them
+# (work_dirs/demo_ddb/seed<SEED>/eval). The data are made when the demo set lacks the Synscapes-like domain.
+DDB_WORK := work_dirs/demo_ddb/seed$(SEED)
+DDB_SOURCE := $(DDB_WORK)/source_only/iter_1000.pth
+demo-ddb: $(STAMP)
+	test -f $(DEMO_DATA_STAMP) -a -f $(DEMO)/synscapes/sample_class_stats.json || $(MAKE) demo-data
+	rm -rf $(DDB_WORK)
+	$(BIN)/python run_experiments.py --config configs/demo/gta_synscapes_source_only.py --seed $(SEED) \
+		--work-dir $(DDB_WORK)/source_only
+	$(BIN)/python tools/run_parallel.py --log-dir $(DDB_WORK)/logs \
+		ddb="$(BIN)/python run_experiments.py configs/demo/ddb_gta_synscapes2cityscapes.py --seed $(SEED) \
+		--work-dir $(DDB_WORK)/ddb --cfg-options stages.init=$(DDB_SOURCE)" \
+		dacs="$(BIN)/python run_experiments.py --config configs/demo/gta_synscapes2cityscapes_dacs.py --seed $(SEED) \
+		--work-dir $(DDB_WORK)/dacs --cfg-options load_from=$(DDB_SOURCE)"
+	./test.sh configs/demo/ddb_gta_synscapes2cityscapes.py $(DDB_SOURCE) $(DDB_WORK)/dacs/iter_600.pth \
+		$(foreach s,r1_teacher_cu r1_teacher_ca r1_student,$(DDB_WORK)/ddb/$(s)/iter_200.pth) \
+		--out $(DDB_WORK)/eval --targets cityscapes
 
 clean-demo:
 	rm -rf $(DEMO) $(DEMO_WORK)

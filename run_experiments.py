@@ -178,13 +178,14 @@ def run_stages(args, cfg):
     that are done skipped, an interrupted one continued (see daseg.pipelines)."""
     from mmengine.registry import init_default_scope
 
-    from daseg.errors import UserError
     from daseg.pipelines import build_stages, run_pipeline
-    if args.launcher != 'none':
-        raise UserError('multi-stage methods run in one process (their stages make several optimiser steps per '
-                        'iteration, which the distributed wrapper does not); run without --launcher')
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    run_pipeline(cfg.work_dir, build_stages(cfg, args.select_on_target_val), resume=bool(args.resume))
+    # torchrun's variables: every process walks the stages, the main one writes (see daseg.pipelines.runner).
+    distributed = args.launcher != 'none'
+    rank = int(os.environ.get('RANK', '0')) if distributed else 0
+    world_size = int(os.environ.get('WORLD_SIZE', '1')) if distributed else 1
+    run_pipeline(cfg.work_dir, build_stages(cfg, args.select_on_target_val), resume=bool(args.resume),
+                 rank=rank, world_size=world_size)
 
 
 def train(args):

@@ -10,6 +10,9 @@ from daseg.errors import UserError
 from entry_points import ROOT, run_experiments
 from speed_models import batch, build_dacs, step
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 SIZE = (64, 64)
 
 

@@ -8,6 +8,9 @@ from daseg.engine.synthetic_batch import synthetic_batch
 from daseg.errors import UserError
 from entry_points import ROOT, load_script
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 BENCHMARK = load_script('tools/benchmark')
 DEMO = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 HRDA_DEMO = str(ROOT / 'configs/demo/gta2cityscapes_hrda.py')

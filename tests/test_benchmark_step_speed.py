@@ -26,6 +26,9 @@ from daseg.models.uda.strong_aug import strong_transform
 from entry_points import ROOT
 from speed_models import batch, build_dacs, sgd, step
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 
 @pytest.fixture(autouse=True)
 def no_denormals():

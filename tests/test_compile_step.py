@@ -21,6 +21,8 @@ DEMO = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 MAX_GRAPH_BREAKS = 0
 MIC = dict(type='MaskedConsistency', mask_mode='separatetrgaug',
            mask_generator=dict(type='block', mask_ratio=0.5, mask_block_size=8))
+# torch on one thread: two threads contend on a shared 2-core machine (eager and compiled steps alike).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,10 @@ from daseg.cli import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
-# Multi-stage methods (a `stages` entry, run by run_experiments.py stage by stage): union-set adaptation.
+# Multi-stage methods (a `stages` entry, run by run_experiments.py stage by stage): union-set adaptation and DDB.
 STAGED = [p for p in CONFIGS if 'unionset' in p.parts or p.name.startswith('unionset_')]
-EXPERIMENTS = [p for p in CONFIGS if p not in STAGED]
+DDB = [p for p in CONFIGS if 'ddb' in p.parts or p.name.startswith('ddb_')]
+EXPERIMENTS = [p for p in CONFIGS if p not in STAGED + DDB]
 # The dataset bases that define data loaders (eval_targets_*.py only hold test.sh's eval_targets).
 DATASET_BASES = sorted(p for p in (ROOT / 'configs/_base_/datasets').glob('*.py')
                        if not p.name.startswith('eval_targets'))
@@ -70,9 +71,18 @@ def test_dataset_base_has_what_mmseg_reads(path):
     check_mmseg_api(Config.fromfile(str(path)), runner=False)
 
 
+def _flat(datasets):
+    """The datasets in a dataset config, a list of them (several domains) or a ConcatDataset, flattened."""
+    if isinstance(datasets, list):
+        for dataset in datasets:
+            yield from _flat(dataset)
+    else:
+        yield from _flat(datasets.datasets) if datasets.type == 'ConcatDataset' else (datasets,)
+
+
 def _datasets(cfg):
     train = cfg.train_dataloader.dataset
-    yield from (train.source, train.target) if train.type == 'UDADataset' else (train,)
+    yield from _flat([train.source, train.target] if train.type == 'UDADataset' else train)
     for loader in ('val_dataloader', 'test_dataloader'):
         if cfg.get(loader):
             yield cfg[loader].dataset
@@ -117,3 +127,29 @@ def test_staged_config_is_consistent(path, no_random_init):
     model = MODELS.build(dict(cfg.model, type='UnionSetSources', setting=cfg.stages.setting, sources=sources,
                               held=sources[:1]))
     assert model.num_classes == 19 and model.decode_head.num_classes == model.label_sets[sources[0]].num_local
+
+
+@pytest.mark.parametrize('path', DDB, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_ddb_config_is_consistent(path, no_random_init):
+    """Its stages, datasets and transforms exist, mmseg's tools can read it (its model is the student
+    segmentor), and both paths' self-training wrappers build."""
+    from daseg.pipelines import build_stages
+    init_default_scope('mmseg')
+    cfg = load_config(str(path))
+    check_mmseg_api(cfg, runner=False)
+    rounds = cfg.stages.rounds
+    names = [stage.name for stage in build_stages(cfg)]
+    assert names == [f'r{r}_{s}' for r in range(1, rounds + 1)
+                     for s in ('teacher_cu', 'teacher_ca', 'student')] + ['eval']
+    data = [cfg.stages.teacher_data, cfg.stages.student_data]
+    datasets = list(_flat([side for u in data for side in (u.source, u.target)]))
+    for dataset in datasets + list(cfg.stages.prototype_data) + list(cfg.eval_targets.values()):
+        assert DATASETS.get(dataset['type']) is not None, dataset['type']
+        for step in dataset['pipeline']:
+            assert TRANSFORMS.get(step['type']) is not None, step['type']
+    from daseg.pipelines.ddb import PATHS, DDBStages
+    stages = DDBStages(**{k: v for k, v in cfg.stages.items() if k != 'type'})
+    for path_name in PATHS:
+        uda = MODELS.build(stages.teacher_model(cfg.model, path_name))
+        assert [c.name for c in uda.components] == ['src', 'mix']
+    assert 'forward_with_features' in dir(MODELS.build(cfg.model).decode_head)

@@ -16,6 +16,9 @@ from entry_points import ROOT, run_experiments
 from hrda_models import build_tiny_hrda
 from speed_models import batch, build_dacs, sgd, step
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 HAS_TENSORBOARD = importlib.util.find_spec('tensorboard') is not None
 # source, its label, target, pseudo-label, weight, mix mask, mixed image, mixed label, HRDA scale attention

@@ -3,6 +3,7 @@ import filecmp
 import importlib.util
 import json
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from daseg.datasets.convert.mapillary import convert_mapillary
+from daseg.datasets.convert.mapillary_rules import mapillary_rule
+from daseg.datasets.convert.synscapes import convert_synscapes
 from daseg.demo import generate
 from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import domain_size
+from daseg.demo.generate import domain_size, sample_rng
+from daseg.demo.labels import PARKING, TRAINID_LUT
+from daseg.demo.mapillary_labels import CONFIG, mapillary_indices
+from daseg.demo.scene import draw_scene
+from daseg.demo.writers import mapillary_key
 from daseg.errors import UserError
 from daseg.label_maps import to_lut
 
@@ -110,11 +118,97 @@ def test_dark_zurich_train_is_unlabelled(demo):
     assert (demo / f'darkzurich/gt/val/night/{stem}_gt_labelIds.png').exists()
 
 
+def test_synscapes_label_ids_meta_and_split_lists(demo):
+    image = Image.open(demo / 'synscapes/img/rgb/1.png')  # numbered from 1, like the release
+    assert (image.mode, image.size) == ('RGB', SIZE)
+    label = Image.open(demo / 'synscapes/img/class/1.png')
+    assert label.mode == 'L'
+    ids = set()
+    for n in range(1, 6):
+        ids |= set(np.unique(_ids(demo / f'synscapes/img/class/{n}.png')).tolist())
+    assert ids <= set(range(34)) and {7, 23, 26} <= ids  # Cityscapes labelIds: road, sky, car
+    meta = json.loads((demo / 'synscapes/meta/1.json').read_text())
+    assert meta['camera']['intrinsic']['resx'] == SIZE[0] and meta['camera']['extrinsic']['z'] > 1
+    assert (demo / 'synscapes/train.txt').read_text().split() == ['1', '2', '3', '4']  # round(200 * 0.02)
+    assert (demo / 'synscapes/val.txt').read_text().split() == ['5']
+
+
+def test_mapillary_release_layout_and_label_indices(demo):
+    config = json.loads((demo / 'mapillary/config_v1.2.json').read_text())
+    assert config == CONFIG and {'name', 'readable', 'color'} <= set(config['labels'][0])
+    train = sorted(p.stem for p in (demo / 'mapillary/training/images').iterdir())
+    assert train == sorted(mapillary_key(n) for n in range(4)) and all(len(k) == 22 for k in train)
+    assert [p.stem for p in (demo / 'mapillary/validation/images').iterdir()] == [mapillary_key(4)]
+    key = mapillary_key(0)
+    image = Image.open(demo / f'mapillary/training/images/{key}.jpg')
+    assert (image.format, image.size) == ('JPEG', SIZE)
+    label = Image.open(demo / f'mapillary/training/labels/{key}.png')
+    assert label.mode == 'P'  # palette indices, as in the release
+    values = np.unique(np.asarray(label)).tolist()
+    assert max(values) < len(config['labels'])
+    palette = label.getpalette()
+    for v in values:  # the palette colour of an index is its config colour
+        assert palette[3 * v:3 * v + 3] == config['labels'][v]['color']
+    assert not (demo / 'mapillary/train.txt').exists()  # its splits are folders
+
+
+def _scene(name, number, size=SIZE):
+    return draw_scene(DOMAINS_BY_NAME[name].layout, size[0], size[1], sample_rng(0, name, number))
+
+
+def test_mapillary_labels_keep_the_cityscapes_classes_but_parking():
+    """On full-size scenes: the Mapillary labels the writer chooses, mapped by the converter's name rules, are the
+    scene's Cityscapes trainIds, except parking, which Mapillary's rules count as road."""
+    lut = np.array([mapillary_rule(label['readable'])[0] for label in CONFIG['labels']], np.uint8)
+    used = set()
+    for number in range(6):
+        scene = _scene('mapillary', number, DOMAINS_BY_NAME['mapillary'].size)
+        indices = mapillary_indices(scene)
+        expected = TRAINID_LUT[scene.ids]
+        expected[scene.ids == PARKING] = 0
+        np.testing.assert_array_equal(lut[indices], expected)
+        used |= {CONFIG['labels'][i]['readable'] for i in np.unique(indices)}
+    assert {'Road', 'Lane Marking - General', 'Curb', 'Sidewalk', 'Parking', 'Pole', 'Utility Pole', 'Street Light',
+            'Traffic Sign (Front)', 'Traffic Sign (Back)', 'Car', 'Ego Vehicle'} <= used
+
+
+def test_converted_demo_labels_match_the_scenes(demo, tmp_path):
+    for name in ('synscapes', 'mapillary'):
+        shutil.copytree(demo / name, tmp_path / name)  # the shared demo set stays as generated
+    convert_synscapes(str(tmp_path / 'synscapes'), nproc=1, split_file='train.txt')
+    convert_mapillary(str(tmp_path / 'mapillary'), nproc=1)
+    for number in (0, 4):
+        expected = TRAINID_LUT[_scene('synscapes', number).ids]
+        np.testing.assert_array_equal(_ids(tmp_path / f'synscapes/img/class/{number + 1}_labelTrainIds.png'), expected)
+    stats = json.loads((tmp_path / 'synscapes/sample_class_stats_dict.json').read_text())
+    assert sorted(stats) == [f'img/class/{n}_labelTrainIds.png' for n in range(1, 5)]
+
+    def expected_mapillary(number):
+        ids = _scene('mapillary', number).ids
+        train_ids = TRAINID_LUT[ids]
+        train_ids[ids == PARKING] = 0
+        return train_ids
+
+    key = mapillary_key(0)
+    np.testing.assert_array_equal(_ids(tmp_path / f'mapillary/cityscapes_trainIdLabel/train/label/{key}.png'),
+                                  expected_mapillary(0))
+    key = mapillary_key(4)  # the validation image, halved to 32 x 18: nearest takes pixels 2y + 1, 2x + 1
+    np.testing.assert_array_equal(_ids(tmp_path / f'mapillary/half/val_label/{key}.png'),
+                                  expected_mapillary(4)[1::2, 1::2])
+    assert Image.open(tmp_path / f'mapillary/half/val_img/{key}.jpg').size == (SIZE[0] // 2, SIZE[1] // 2)
+    stats = json.loads((tmp_path / 'mapillary/sample_class_stats_dict.json').read_text())
+    assert sorted(stats) == sorted(f'cityscapes_trainIdLabel/train/label/{mapillary_key(n)}.png' for n in range(4))
+
+
 def test_manifest_and_counts_follow_scale(demo):
     manifest = json.loads((demo / 'manifest.json').read_text())
     assert manifest['seed'] == 0
     assert manifest['domains']['gta'] == {'folder': 'gta', 'dataset': 'GTA5', 'size': list(SIZE), 'train': 7,
                                           'val': 1}
+    assert manifest['domains']['mapillary'] == {'folder': 'mapillary', 'dataset': 'Mapillary Vistas v1.2',
+                                                'size': list(SIZE), 'train': 4, 'val': 1}  # 180, 40 * 0.02
+    assert manifest['domains']['synscapes']['train'] == 4
+    assert DOMAINS_BY_NAME['mapillary'].size == (256, 192) and DOMAINS_BY_NAME['synscapes'].size == (256, 128)
     assert len(list((demo / 'gta/images').iterdir())) == 8
     assert len(list((demo / 'cityscapes/leftImg8bit/train').rglob('*.png'))) == 6  # 300 * 0.02
     assert len(list((demo / 'acdc/rgb_anon/night/val').rglob('*.png'))) == 1  # 50 * 0.02

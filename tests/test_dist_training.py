@@ -136,7 +136,9 @@ def worker(rank, port):
 
 
 def test_two_processes_average_gradients_and_keep_identical_replicas():
-    mp.spawn(worker, args=(free_port(),), nprocs=WORLD, join=True)
+    # Forked, not spawned: a spawned process imports torch and the package again (seconds each); the real launch
+    # (torchrun) is the dist_train.sh test's.
+    mp.start_processes(worker, args=(free_port(),), nprocs=WORLD, join=True, start_method='fork')
 
 
 def test_runner_trains_uda_models_with_the_uda_wrapper_only():

@@ -14,6 +14,9 @@ from daseg.errors import UserError
 from daseg.models.uda import DACS, DomainBatch, UDAStep
 from hrda_models import SEGMENTOR, tiny_hrda_cfg
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 HEIGHT, WIDTH = 64, 96
 
 

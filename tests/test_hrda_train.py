@@ -25,6 +25,8 @@ FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'model.model.decode_head.decoder_params.embed_dims=16', 'model.model.decode_head.attention_embed_dim=8',
         f'model.model.data_preprocessor.size=[{SIZE[1]},{SIZE[0]}]', 'model.model.hr_crop_size=[32,32]', *TEST,
         'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
+# Short training runs: torch on one thread (2 threads contend on a shared 2-core machine), config text unformatted.
+pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 
 
 @pytest.fixture(scope='module')

@@ -25,6 +25,9 @@ NOISE = ('paramwise_options', 'requires_grad=False', 'Name of parameter', 'Initi
          'custom_imports = dict(')
 # One transformer block per MiT stage: the log does not depend on the depth, the test's duration does.
 SHALLOW = ['model.model.backbone.num_layers=[1,1,1,1]']
+# torch on one thread: two threads contend on a shared 2-core machine (the config text keeps its layout: the log is
+# checked for mmengine's config dump).
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

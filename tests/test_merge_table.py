@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from daseg.merging.table import markdown, subsets, table_rows
 from daseg.weights import load_checkpoint_file
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
 TARGETS = ['t1', 't2', 't3']
 SEGMENTOR = dict(
     type='EncoderDecoder',
@@ -87,16 +90,23 @@ def _run(setup, out, tool):
     return script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu'])
 
 
-def test_every_subset_once_and_a_rerun_evaluates_only_what_is_missing(setup):
+@pytest.fixture(scope='module')
+def table(setup):
+    """The table of the default rule in ``setup['tmp'] / 'out'``, made by a run interrupted after 3 evaluations
+    and a rerun; the evaluations of each and the rows."""
     out = setup['tmp'] / 'out'
     interrupted = _Counting(stop_after=3)
     with pytest.raises(KeyboardInterrupt):
         _run(setup, out, interrupted)
-    assert interrupted.calls == ['model0.pth', 'model1.pth', 'model2.pth']
-
     resumed = _Counting()
     rows = _run(setup, out, resumed)
-    assert resumed.calls == ['t1+t2.pth', 't1+t3.pth', 't2+t3.pth', 't1+t2+t3.pth']  # only the missing ones
+    return dict(out=out, interrupted=interrupted.calls, resumed=resumed.calls, rows=rows)
+
+
+def test_every_subset_once_and_a_rerun_evaluates_only_what_is_missing(setup, table):
+    out, rows = table['out'], table['rows']
+    assert table['interrupted'] == ['model0.pth', 'model1.pth', 'model2.pth']
+    assert table['resumed'] == ['t1+t2.pth', 't1+t3.pth', 't2+t3.pth', 't1+t2+t3.pth']  # only the missing ones
     assert len(rows) == 2 ** 3 - 1 and [len(s) for s, _ in rows] == [1, 1, 1, 2, 2, 2, 3]
     again = _Counting()
     assert [entry for _, entry in _run(setup, out, again)] == [entry for _, entry in rows] and again.calls == []
@@ -104,27 +114,28 @@ def test_every_subset_once_and_a_rerun_evaluates_only_what_is_missing(setup):
     lines = (out / 'table.md').read_text().splitlines()
     assert lines[0] == '| models | t1 | t2 | t3 | t1 mIoU | t2 mIoU | t3 mIoU | mean | H |' and len(lines) == 2 + 7
     assert lines[-1].startswith('| 3 | x | x | x |')
-    table = list(csv.reader(open(out / 'table.csv')))
-    assert len(table) == 1 + 7 and table[4][:4] == ['2', 'x', 'x', '']
+    written = list(csv.reader(open(out / 'table.csv')))
+    assert len(written) == 1 + 7 and written[4][:4] == ['2', 'x', 'x', '']
     assert (out / 'heatmap.png').stat().st_size > 0
     entry = rows[3][1]  # t1+t2
-    assert float(table[4][4]) == pytest.approx(entry['targets']['t1']['mIoU'], abs=0.005)
-    assert float(table[4][-2]) == pytest.approx(entry['mean']['mIoU'], abs=0.005)
+    assert float(written[4][4]) == pytest.approx(entry['targets']['t1']['mIoU'], abs=0.005)
+    assert float(written[4][-2]) == pytest.approx(entry['mean']['mIoU'], abs=0.005)
     merged = load_checkpoint_file(str(out / 'checkpoints' / 't1+t2.pth'))['state_dict']
     key = 'decode_head.conv_seg.weight'
     torch.testing.assert_close(merged['model.' + key], (setup['states'][0][key] + setup['states'][1][key]) / 2)
 
 
-def test_another_rule_or_recalibration_is_another_evaluation(setup):
+def test_another_rule_or_recalibration_is_another_evaluation(setup, table):
+    # A copy of the default rule's table, its 7 evaluations cached (3 + 4, as the test above checks).
     out = setup['tmp'] / 'out_rules'
-    first = _Counting()
-    _run(setup, out, first)
+    shutil.copytree(table['out'], out)
+    assert len(list((out / 'cache').glob('*.json'))) == 7
     script = _load('merge_table', osp.join(ROOT, 'tools', 'merge_table.py'))
     mean = _Counting()
     script.evaluate_checkpoints = mean
     script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',
                  '--buffers', 'mean'])
-    assert len(first.calls) == 7 and len(mean.calls) == 4  # the singles are cached, the merges are not
+    assert len(mean.calls) == 4  # the singles are cached, the merges are not
     recalibrated = _Counting()
     script.evaluate_checkpoints = recalibrated
     script.main([setup['config'], *setup['paths'], '--out', str(out), '--workers', '0', '--device', 'cpu',

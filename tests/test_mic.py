@@ -8,6 +8,9 @@ from daseg.models.uda import BlockMaskGenerator, MaskedConsistency, build_mask_g
 from daseg.models.uda.components import teacher_pseudo_labels
 from speed_models import batch, build_dacs, sgd, step
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 SIZE = (32, 32)
 HRDA_SIZE = (64, 64)  # the context branch works at half of it
 

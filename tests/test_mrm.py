@@ -11,6 +11,9 @@ from daseg.models.uda import Rebuilder, sincos_pos_embed
 from daseg.weights import sub_models
 from speed_models import batch, build_dacs, segmentor_cfg, sgd, step
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 MIT_B5 = [64, 128, 320, 512]
 
 

@@ -1,5 +1,7 @@
 """DACS training end to end on a tiny demo pair: exact resume, the student/teacher checkpoint layout, and
 a non-finite loss stopping the run without harming the last checkpoint."""
+import shutil
+
 import pytest
 import torch
 
@@ -18,6 +20,8 @@ FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'model.model.decode_head.channels=16',
         'model.model.decode_head.decoder_params.embed_dims=16',
         'train_dataloader.dataset.rare_class_sampling.min_pixels=20', 'default_hooks.checkpoint.interval=2']
+# Short training runs: torch on one thread (2 threads contend on a shared 2-core machine), config text unformatted.
+pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 
 
 @pytest.fixture(scope='module')
@@ -37,12 +41,27 @@ def train(demo_dir, monkeypatch, work_dir, iters, *extra, config=(CONFIG,)):
     return demo_dir / work_dir
 
 
+@pytest.fixture(scope='module')
+def two_iterations(demo_dir):
+    """``copy(work_dir, config)``: a copy in ``work_dir`` of a 2-iteration run of ``config`` (each config trained
+    once for the module: the resume test and the non-finite-loss test continue the same DACS run)."""
+    runs = {}
+
+    def copy(work_dir, config):
+        if config not in runs:
+            with pytest.MonkeyPatch.context() as mp:
+                runs[config] = train(demo_dir, mp, f'work_dirs/two_iterations_{len(runs)}', 2, config=config)
+        shutil.copytree(runs[config], demo_dir / work_dir)
+        return demo_dir / work_dir
+    return copy
+
+
 @pytest.mark.parametrize('config', [(CONFIG,), MIC], ids=['dacs', 'dacs_mic'])
-def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch, config):
+def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch, two_iterations, config):
     name = 'mic' if len(config) > 1 else 'dacs'
     straight = load_checkpoint_file(str(train(demo_dir, monkeypatch, f'work_dirs/straight_{name}', 4, config=config)
                                         / 'iter_4.pth'))
-    train(demo_dir, monkeypatch, f'work_dirs/halves_{name}', 2, config=config)
+    two_iterations(f'work_dirs/halves_{name}', tuple(config))
     resumed = load_checkpoint_file(str(train(demo_dir, monkeypatch, f'work_dirs/halves_{name}', 4, '--resume',
                                              config=config) / 'iter_4.pth'))
     a, b = straight['state_dict'], resumed['state_dict']
@@ -56,8 +75,8 @@ def test_resume_gives_the_weights_of_a_straight_run(demo_dir, monkeypatch, confi
     assert any(k.startswith('mic.teacher.ema_model.') for k in a) == (name == 'mic')
 
 
-def test_non_finite_loss_stops_and_keeps_the_checkpoint(demo_dir, monkeypatch):
-    out = train(demo_dir, monkeypatch, 'work_dirs/nan', 2)
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(demo_dir, monkeypatch, two_iterations):
+    out = two_iterations('work_dirs/nan', (CONFIG,))
     before = (out / 'iter_2.pth').read_bytes()
     monkeypatch.setattr(ClassMixSelfTraining, 'loss', lambda self, uda, step: {'loss_ce': torch.tensor(float('nan'))})
     with pytest.raises(UserError, match='non-finite mix loss .* at iteration 2'):

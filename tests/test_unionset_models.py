@@ -18,6 +18,9 @@ from daseg.models.unionset import label_sets
 from daseg.models.unionset.stage1 import non_identity_permutation
 from daseg.pipelines.pseudo_labels import write_pseudo_labels
 
+# torch on one thread: two threads contend on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 IGNORE = 255
 BRANCH = dict(
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[104.0, 116.7, 122.7], std=[1.0, 1.0, 1.0],

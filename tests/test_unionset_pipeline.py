@@ -1,6 +1,7 @@
 """The union-set pipeline end to end on tiny demo data (CPU): all stages from one command; adaptation that opens
-no source file; a run killed inside stage 1 and run again ends with the same final model as an uninterrupted run;
-a stage done with other settings is refused by name."""
+no source file; a run killed inside stage 1 and run again ends with the same final model as an uninterrupted run
+(its stages 0 and pl1 are the uninterrupted run's, copied: done stages are skipped); a stage done with other
+settings is refused by name."""
 import json
 import shutil
 
@@ -25,6 +26,8 @@ FAST = ['stages.iters.stage0=4', 'stages.iters.stage1=4', 'stages.iters.stage2=2
         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']
 SOURCE_DATASETS = ('GTADataset', 'SynthiaDataset')
+# Short training runs: torch on one thread (2 threads contend on a shared 2-core machine), config text unformatted.
+pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 
 
 @pytest.fixture(scope='module')
@@ -53,6 +56,15 @@ def recording(build, built):
     return wrapped
 
 
+def copy_done_stages(base, source, target, names):
+    """The stage folders ``names`` of the pipeline in ``base / source`` copied into ``base / target``, the files
+    their records name (by path) those of the copies."""
+    for name in names:
+        shutil.copytree(base / source / name, base / target / name)
+        done = base / target / name / 'DONE.json'
+        done.write_text(done.read_text().replace(f'{source}/', f'{target}/'))
+
+
 def final_weights(out):
     return load_checkpoint_file(str(out / 'stage2/iter_2.pth'))['state_dict']
 
@@ -79,7 +91,11 @@ def test_all_stages_from_one_command(uninterrupted):
     assert len(results['classes']) == 19
 
 
-def test_killed_in_stage1_then_rerun_is_source_free_and_ends_the_same(uninterrupted, demo_dir, monkeypatch):
+def test_killed_in_stage1_then_rerun_is_source_free_and_ends_the_same(uninterrupted, demo_dir, monkeypatch,
+                                                                     capsys):
+    # Stages 0 and pl1 as the uninterrupted run left them: a new pipeline folder holding them skips them.
+    out = demo_dir / 'work_dirs/killed'
+    copy_done_stages(demo_dir, 'work_dirs/whole', 'work_dirs/killed', STAGES[:3])
     real_step = UnionSetStage1.train_step
     calls = []
 
@@ -92,7 +108,9 @@ def test_killed_in_stage1_then_rerun_is_source_free_and_ends_the_same(uninterrup
     monkeypatch.setattr(UnionSetStage1, 'train_step', dies_at_the_third_iteration)
     with pytest.raises(KeyboardInterrupt):
         run(demo_dir, monkeypatch, 'work_dirs/killed')
-    out = demo_dir / 'work_dirs/killed'
+    log = capsys.readouterr().out
+    for index, stage in enumerate(STAGES[:3], 1):
+        assert f'[{index}/7] {stage}: done, skipped ({out / stage})' in log
     assert (out / 'stage1/iter_2.pth').is_file() and not (out / 'stage1/DONE.json').exists()
     monkeypatch.setattr(UnionSetStage1, 'train_step', real_step)
 

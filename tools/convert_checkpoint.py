@@ -76,7 +76,7 @@ def convert(src, dst, which='student', force=False, config=None):
     wrapped = isinstance(ckpt.get('state_dict'), dict)
     conversion = convert_released_state_dict(unwrap_state_dict(ckpt, src))
     dropped = [f'{key} (training state)' for key in ckpt if wrapped and key not in ('state_dict', 'meta')]
-    prefixes = tuple(sub.prefix for sub in SUB_MODELS)
+    prefixes = tuple(p for sub in SUB_MODELS for p in sub.prefixes)
     is_uda = any(k.startswith(prefixes) for k in conversion.state_dict)
     if which == 'all':
         out = {k: v for k, v in conversion.state_dict.items() if k.startswith(prefixes) or not is_uda}
@@ -89,10 +89,10 @@ def convert(src, dst, which='student', force=False, config=None):
         except UserError as exc:
             raise UserError(f'{src}: {exc}') from None
         if is_uda:
-            kept = BY_NAME[which].prefix
+            kept = BY_NAME[which].prefixes
             for prefix in prefixes:
                 n = sum(k.startswith(prefix) for k in conversion.state_dict)
-                if prefix != kept and n:
+                if prefix not in kept and n:
                     dropped.append(f'{prefix}* ({n} keys: not the {which})')
     if config is not None:
         check_against_config(out, config, which, src)

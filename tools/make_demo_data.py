@@ -1,8 +1,8 @@
 """Generate the synthetic demo domains in the real datasets' raw formats.
 
-GTA5-, SYNTHIA-, Cityscapes-, IDD-, ACDC (fog, night)- and Dark Zurich-like street scenes, written under
---out in each dataset's own folder layout and label encoding (see daseg/demo/writers.py), plus
-manifest.json. The output depends only on --seed, --scale and --size.
+GTA5-, SYNTHIA-, Synscapes-, Cityscapes-, IDD-, ACDC (fog, night)-, Dark Zurich- and Mapillary-like street
+scenes, written under --out in each dataset's own folder layout and label encoding (see daseg/demo/writers.py),
+plus manifest.json. The output depends only on --seed, --scale and --size.
 """
 import argparse
 import re

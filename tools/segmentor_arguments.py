@@ -3,7 +3,7 @@
 Built without importing the package, so that --help answers at once. The choices are those of
 daseg.weights.EVALUABLE and daseg.apis.inference.MODES, which check them again.
 """
-SUB_MODELS = ('student', 'teacher')
+SUB_MODELS = ('student', 'teacher', 'region_teacher', 'class_teacher')
 MODES = ('whole', 'slide')
 
 

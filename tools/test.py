@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # As daseg.weights.EVALUABLE (which checks the choice again): the parser is built without importing the package
 # (torch, mmseg), so that --help answers at once.
-SUB_MODELS = ('student', 'teacher')
+SUB_MODELS = ('student', 'teacher', 'region_teacher', 'class_teacher')
 
 
 def parse_args(argv=None):

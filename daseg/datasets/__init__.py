@@ -6,6 +6,7 @@ from .generic import GenericSegDataset
 from .gta import GTADataset
 from .idd import IDDDataset
 from .loading import LoadAnnotationsChecked, LoadImageChecked
+from .mapillary import MapillaryCSDataset
 from .paste_crops import PasteCropSampler
 from .pseudo_margins import PackUDATargetInputs, PseudoMarginMask
 from .synscapes import SynscapesDataset
@@ -14,5 +15,6 @@ from .samplers import PositionSampler
 from .uda_dataset import UDADataset
 
 __all__ = ['ACDCDataset', 'CheckedCityscapesDataset', 'CheckedDarkZurichDataset', 'GenericSegDataset', 'GTADataset',
-           'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'PasteCropSampler', 'PackUDATargetInputs',
-           'PseudoMarginMask', 'SynscapesDataset', 'SynthiaDataset', 'PositionSampler', 'UDADataset']
+           'IDDDataset', 'LoadAnnotationsChecked', 'LoadImageChecked', 'MapillaryCSDataset', 'PasteCropSampler',
+           'PackUDATargetInputs', 'PseudoMarginMask', 'SynscapesDataset', 'SynthiaDataset', 'PositionSampler',
+           'UDADataset']

@@ -31,6 +31,7 @@ CONVERTERS = {
     'GTADataset': 'gta.py', 'SynthiaDataset': 'synthia.py', 'CheckedCityscapesDataset': 'cityscapes.py',
     'CityscapesDataset': 'cityscapes.py', 'IDDDataset': 'idd.py', 'ACDCDataset': 'acdc.py',
     'CheckedDarkZurichDataset': 'darkzurich.py', 'DarkZurichDataset': 'darkzurich.py',
+    'SynscapesDataset': 'synscapes.py', 'MapillaryCSDataset': 'mapillary.py',
     'GenericSegDataset': 'generic.py --label-map MAP',
 }
 

@@ -1,5 +1,6 @@
 """The training set of unsupervised domain adaptation: each item pairs a labelled source sample with a
-target sample, optionally drawing the source by rare-class sampling (see `rare_class_sampling`)."""
+target sample, optionally drawing the source by rare-class sampling (see `rare_class_sampling`); either side may
+be several datasets (domains, see `domain_sets`)."""
 import copy
 import random
 
@@ -7,6 +8,7 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from ..errors import UserError
+from .domain_sets import DomainSet, check_same_classes, sampling_modes
 from .paste_crops import PASTE_OPTIONS, PasteCropSampler
 from .rare_class_sampling import RareClassSampler
 
@@ -19,15 +21,6 @@ def _checked(options, allowed, name):
         raise UserError(f'UDADataset: unknown {name} option(s) {", ".join(unknown)}; '
                         f'expected some of {", ".join(allowed)}')
     return options
-
-
-def _build(dataset, role):
-    dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
-    if len(dataset) == 0:
-        root = getattr(dataset, 'data_root', None)
-        raise UserError(f"UDADataset: the {role} dataset {type(dataset).__name__} (data_root '{root}') has no "
-                        'samples')
-    return dataset
 
 
 @DATASETS.register_module()
@@ -53,31 +46,51 @@ class UDADataset:
     (`paste_inputs`, `paste_data_samples`: lists of `num_classes` packed samples, drawn after the source and the
     target, see `daseg.datasets.paste_crops`); a UDA wrapper preprocesses them into `UDAStep.extra['paste']`.
 
+    Several domains. `source` and `target` may each be a list of datasets. By default (`domain_sampling='concat'`)
+    a side is drawn as the concatenation of its datasets, as DDB's `UDAConcatDataset`: the source from the
+    per-pass permutation over all source samples (so each source domain in proportion to its size), the target
+    uniformly over all target samples (GTA 24,966 + Synscapes 25,000 gives about one half each; Cityscapes 2,975 +
+    Mapillary 18,000 about 14% / 86%). `'balanced'` gives every domain of a side the same share: a domain
+    uniformly, then a sample uniformly in it (drawn, not permuted, for the source too). A side given as a list
+    records its domain (the index in the list) in its data samples' metainfo key `domain`. All datasets that
+    name their classes must name the same ones. Rare-class sampling and paste read the statistics of one data root
+    and match its label paths, so they need a single source dataset (DDB's multi-source configs use neither).
+
     Args:
-        source (dict | Dataset): Config (built through DATASETS) or instance of the labelled source dataset.
-        target (dict | Dataset): Config or instance of the target dataset.
+        source (dict | Dataset | list): Config (built through DATASETS) or instance of the labelled source
+            dataset, or a list of them.
+        target (dict | Dataset | list): Config or instance of the target dataset, or a list of them.
         rare_class_sampling (dict, optional): `RareClassSampler` options: class_temp (0.01), min_pixels
             (3000), min_crop_ratio (0.5), max_attempts (10). None (default) turns it off.
         paste (dict, optional): `PasteCropSampler` options: classes ((12, 15, 16, 17, 18)), num_classes (2),
             min_pixels (3000), min_crop_ratio (0.5), max_attempts (10); needs the rare-class statistics of the
             source. None (default) turns it off.
+        domain_sampling (str | dict): how a side with several datasets is drawn: 'concat' (default) or
+            'balanced' for both sides, or e.g. dict(source='balanced', target='concat'). A single dataset is
+            drawn the same way under either.
     """
 
-    def __init__(self, source, target, rare_class_sampling=None, paste=None):
-        self.source = _build(source, 'source')
-        self.target = _build(target, 'target')
+    def __init__(self, source, target, rare_class_sampling=None, paste=None, domain_sampling='concat'):
+        source_mode, target_mode = sampling_modes(domain_sampling)
+        self.sources = DomainSet(source, 'source', source_mode)
+        self.targets = DomainSet(target, 'target', target_mode)
+        check_same_classes(self.sources, self.targets)
         self.rcs = None
         self.seed = None
+        for option, value in (('rare_class_sampling', rare_class_sampling), ('paste', paste)):
+            if value is not None and len(self.sources.datasets) > 1:
+                raise UserError(f'UDADataset: {option} needs a single source dataset (it reads the statistics of '
+                                f'one data root), got {len(self.sources.datasets)}; turn it off or give one source')
         if rare_class_sampling is not None:
-            self.rcs = RareClassSampler(self.source, **_checked(rare_class_sampling, _RCS_OPTIONS,
-                                                                'rare_class_sampling'))
-        self.paste = None if paste is None else PasteCropSampler(self.source, **_checked(paste, PASTE_OPTIONS,
-                                                                                         'paste'))
+            self.rcs = RareClassSampler(self.sources.datasets[0], **_checked(rare_class_sampling, _RCS_OPTIONS,
+                                                                             'rare_class_sampling'))
+        self.paste = None if paste is None else PasteCropSampler(self.sources.datasets[0],
+                                                                 **_checked(paste, PASTE_OPTIONS, 'paste'))
 
     @property
     def metainfo(self):
-        """The source dataset's metainfo (classes, palette), copied."""
-        return copy.deepcopy(self.source.metainfo)
+        """The (first) source dataset's metainfo (classes, palette), copied."""
+        return copy.deepcopy(self.sources.datasets[0].metainfo)
 
     @property
     def rcs_classes(self):
@@ -94,7 +107,7 @@ class UDADataset:
         self.seed = seed
 
     def __len__(self):
-        return len(self.source)
+        return len(self.sources)
 
     def __getitem__(self, position):
         """Return the source sample's packed keys, the target's with a `target_` prefix, and with `paste` the
@@ -107,10 +120,13 @@ class UDADataset:
             state = np.random.default_rng([self.seed, position]).integers(2 ** 32)
             np.random.seed(state)
             random.seed(int(state))
-            rounds, offset = divmod(position, len(self.source))
-            source_index = np.random.default_rng([self.seed, rounds]).permutation(len(self.source))[offset]
-        source = self.source[int(source_index)] if self.rcs is None else self.rcs.sample()
-        target = self.target[np.random.randint(len(self.target))]
+            rounds, offset = divmod(position, len(self))
+            source_index = np.random.default_rng([self.seed, rounds]).permutation(len(self))[offset]
+        if self.rcs is not None:
+            source = self.sources.mark(self.rcs.sample(), 0)
+        else:
+            source = self.sources.load(*self.sources.visit(int(source_index)))
+        target = self.targets.load(*self.targets.draw())
         item = {**source, **{f'target_{key}': value for key, value in target.items()}}
         if self.paste is not None:
             crops = self.paste.sample()

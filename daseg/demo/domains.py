@@ -1,11 +1,11 @@
-"""The demo domains: a GTA-like and a Synthia-like source and five target-like domains.
+"""The demo domains: GTA-, Synthia- and Synscapes-like sources and six target-like domains.
 
 Each target differs from the GTA-like source systematically, the way real targets do: its own colour
 palette per class (consistent within the domain), lighting, weather, optics and noise, and its own layout
 and class frequencies. Shapes and layout still carry over, so adaptation can recover part of the gap.
 """
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Optional
 
 from . import writers
 from .appearance import Style
@@ -28,6 +28,7 @@ class Domain:
     val: int
     layout: Layout
     style: Style
+    finish: Optional[Callable] = None  # writes the format's files that belong to no sample, given the root
 
 
 _VOID_COLORS = {UNLABELED: [(60, 60, 60)], EGO_VEHICLE: [(25, 25, 30)], OUT_OF_ROI: [(0, 0, 0)],
@@ -85,6 +86,26 @@ SYNTHIA_LAYOUT = replace(GTA_LAYOUT, horizon=(0.12, 0.3), cam_height=(4.0, 7.0),
     SIDEWALK: 0.7, VEGETATION: 0.3}, far_ground=SIDEWALK, objects={
     CAR: 3.0, PERSON: 5.0, RIDER: 0.5, BUS: 0.2, BICYCLE: 0.4, MOTORCYCLE: 0.2})
 
+# Synscapes-like source: physically based renders of European streets, close to photographs; sharp, clean
+# and dense with cars and people; the sun's height and the cloud cover vary from image to image.
+SYNSCAPES_STYLE = replace(_BASE, colors={
+    **_BASE.colors,
+    ROAD: [(92, 90, 94), (80, 80, 84)], SIDEWALK: [(168, 162, 155), (182, 172, 160)],
+    BUILDING: [(188, 176, 160), (150, 140, 132), (122, 112, 106), (204, 198, 186)],
+    VEGETATION: [(66, 104, 42), (56, 94, 46)], TERRAIN: [(128, 140, 82)],
+    CAR: [(170, 170, 175), (30, 32, 36), (220, 220, 222), (30, 50, 110), (140, 20, 25), (90, 95, 100)],
+}, sky=((115, 160, 222), (200, 214, 232)), saturation=0.95, contrast=1.05, blur=0.3, noise=1.0, tile=0.5,
+    conditions=(
+        (0.55, {}),
+        (0.30, {'sky': ((165, 175, 190), (205, 210, 215)), 'clouds': 0.6, 'saturation': 0.8}),  # overcast
+        (0.15, {'tint': (1.08, 0.98, 0.88), 'brightness': 0.85, 'sky': ((90, 110, 170), (235, 180, 120))}),  # low sun
+    ))
+
+SYNSCAPES_LAYOUT = replace(GTA_LAYOUT, horizon=(0.42, 0.5), cam_height=(1.4, 1.7), verge={SIDEWALK: 0.6, TERRAIN: 0.4},
+                           building_prob=0.9, markings=0.95, crosswalk=0.3, objects={
+                               CAR: 6.0, PERSON: 4.0, RIDER: 1.0, TRUCK: 0.3, BUS: 0.25, TRAIN: 0.05, BICYCLE: 1.0,
+                               MOTORCYCLE: 0.4})
+
 # Cityscapes-like target: overcast German street, muted palette, ego bonnet, dense buildings and bicycles.
 CITYSCAPES_STYLE = replace(_BASE, colors={
     **_BASE.colors,
@@ -140,6 +161,31 @@ ACDC_NIGHT_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.56, lamp_tint=(0.9, 
 DZ_STYLE = replace(ACDC_STYLE, night=1.0, ambient=0.65, lamp_tint=(1.0, 0.65, 0.3), noise=5.0, blur=0.8,
                    saturation=0.6)
 
+# Mapillary-like target: street photos from all over the world by many cameras (phones, dashcams, some
+# with the bonnet in view): camera height, field of view and horizon vary widely, 4:3 frames, JPEG, and each
+# image has its camera's own colour rendering; brighter, more varied materials than the European domains.
+MAPILLARY_STYLE = replace(_BASE, colors={
+    **_BASE.colors,
+    ROAD: [(70, 70, 76), (108, 102, 100), (132, 122, 110)],
+    SIDEWALK: [(192, 182, 165), (152, 132, 122), (205, 205, 198)],
+    BUILDING: [(232, 222, 200), (200, 92, 70), (92, 132, 170), (240, 200, 120), (160, 160, 150), (120, 170, 120)],
+    VEGETATION: [(50, 112, 40), (92, 132, 52), (72, 92, 36)], TERRAIN: [(172, 150, 92), (120, 152, 70)],
+    CAR: [(230, 190, 30), (235, 235, 235), (30, 30, 34), (160, 20, 20), (40, 80, 160), (150, 150, 155)],
+    BUS: [(40, 140, 80), (230, 120, 30), (235, 235, 230)],
+}, sky=((105, 158, 222), (198, 214, 232)), saturation=1.05, noise=3.5, tile=0.4, conditions=(
+    (0.35, {}),
+    (0.20, {'tint': (1.06, 1.0, 0.9), 'saturation': 1.25, 'contrast': 1.15}),  # warm, punchy phone rendering
+    (0.20, {'tint': (0.92, 1.0, 1.08), 'saturation': 0.8, 'blur': 1.0, 'noise': 5.0}),  # cold, soft dashcam
+    (0.15, {'sky': ((175, 180, 190), (210, 212, 215)), 'clouds': 0.6, 'saturation': 0.75}),  # overcast
+    (0.10, {'night': 0.6, 'ambient': 0.5, 'noise': 6.0, 'sky': ((50, 60, 100), (210, 140, 90))}),  # dusk
+))
+
+MAPILLARY_LAYOUT = replace(GTA_LAYOUT, horizon=(0.3, 0.6), cam_height=(1.2, 2.6), focal=(0.55, 1.1),
+                           lanes=(1, 2, 3, 4), sidewalk_prob=0.7, building_prob=0.7, rough_edges=0.4,
+                           verge={TERRAIN: 0.4, SIDEWALK: 0.3, PARKING: 0.2, GROUND: 0.1}, objects={
+                               CAR: 3.5, PERSON: 2.5, RIDER: 1.0, TRUCK: 0.4, BUS: 0.25, TRAIN: 0.1, BICYCLE: 0.6,
+                               MOTORCYCLE: 0.6}, motorbike_frac=0.5, ego_hood=0.04)
+
 DOMAINS = (
     Domain('gta', 'GTA5', 'gta', writers.gta, True, (256, 144), 350, 50, GTA_LAYOUT, GTA_STYLE),
     Domain('synthia', 'SYNTHIA-RAND-CITYSCAPES', 'synthia', writers.synthia, True, (256, 152), 260, 40,
@@ -154,5 +200,9 @@ DOMAINS = (
            ACDC_NIGHT_LAYOUT, ACDC_NIGHT_STYLE),
     Domain('darkzurich', 'Dark Zurich night', 'darkzurich', writers.darkzurich, False, (256, 144), 200, 50,
            DZ_LAYOUT, DZ_STYLE),
+    Domain('synscapes', 'Synscapes', 'synscapes', writers.synscapes, True, (256, 128), 200, 40, SYNSCAPES_LAYOUT,
+           SYNSCAPES_STYLE),
+    Domain('mapillary', 'Mapillary Vistas v1.2', 'mapillary', writers.mapillary, False, (256, 192), 180, 40,
+           MAPILLARY_LAYOUT, MAPILLARY_STYLE, finish=writers.mapillary_config),
 )
 DOMAINS_BY_NAME = {d.name: d for d in DOMAINS}

@@ -36,11 +36,16 @@ def split_counts(domain, scale):
     return max(1, round(domain.train * scale)), max(1, round(domain.val * scale))
 
 
+def sample_rng(seed, name, number):
+    """The random stream of one image: its scene is drawn first, then it is rendered."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode()), number]))
+
+
 def make_sample(task):
     """Draw, render and write one image; returns (domain name, split, stem)."""
     name, split, number, seed, size, tmp = task
     domain = DOMAINS_BY_NAME[name]
-    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode()), number]))
+    rng = sample_rng(seed, name, number)
     scene = draw_scene(domain.layout, size[0], size[1], rng)
     image = render(scene, domain.style, rng)
     return name, split, domain.writer(os.path.join(tmp, domain.root), split, number, image, scene)
@@ -77,6 +82,9 @@ def generate(out, seed=0, scale=1.0, size=None, nproc=2, overwrite=False, domain
         else:
             results = track_progress(make_sample, tasks)
         _write_lists(tmp, domains, results)
+        for d in domains:
+            if d.finish is not None:
+                d.finish(os.path.join(tmp, d.root))
         for root in roots:
             if os.path.exists(os.path.join(out, root)):
                 shutil.rmtree(os.path.join(out, root))

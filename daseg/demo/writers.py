@@ -2,8 +2,12 @@
 layout, file names and label encoding, so the project's real converters and loaders read them.
 
 A writer is called as `write(root, split, number, image, scene)`, `number` counting a domain's images
-across both splits, and returns the sample's stem.
+across both splits, and returns the sample's stem. A format's files that belong to no sample (Mapillary's
+config) are written once per domain by a finisher, `finish(root)`.
 """
+import base64
+import hashlib
+import json
 import os
 
 import cv2
@@ -11,6 +15,9 @@ import numpy as np
 from PIL import Image
 
 from .labels import LABEL_COLORS, SYNTHIA_LUT, THING_IDS, TRAINID_LUT
+from .mapillary_labels import CONFIG as MAPILLARY_CONFIG
+from .mapillary_labels import PALETTE as MAPILLARY_PALETTE
+from .mapillary_labels import mapillary_indices
 
 CITYSCAPES_CITIES = {'train': ('aachen', 'bochum', 'bremen'), 'val': ('frankfurt', 'lindau')}
 # First GoPro sequence number of each split; sequences hold `_SEQ_LEN` frames (Dark Zurich val: all in one).
@@ -19,16 +26,16 @@ _DZ_TRAIN_SEQ, DZ_VAL_SEQ = 348, 'GOPR0356'
 _SEQ_LEN = 40
 
 
-def _save(path, array, palette=False, **options):
-    """Save uint8 HxW (grey, or palette indices with the labelId colours) or HxWx3 (RGB) with PIL.
+def _save(path, array, palette=None, **options):
+    """Save uint8 HxW (grey, or palette indices with the colours `palette`, (N, 3) uint8) or HxWx3 (RGB) with PIL.
 
     PNGs use fast zlib level 1: at level 6 compressing noisy images dominates the generation time."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     img = Image.fromarray(array)
-    if palette:
+    if palette is not None:
         img = img.convert('P')  # keeps the index values; only the colour table is new
         colours = np.zeros((256, 3), np.uint8)
-        colours[:len(LABEL_COLORS)] = LABEL_COLORS
+        colours[:len(palette)] = palette
         img.putpalette(colours.ravel().tolist())
     if path.endswith('.png'):
         options.setdefault('compress_level', 1)
@@ -39,7 +46,7 @@ def gta(root, split, number, image, scene):
     """GTA5: images/00000.png, labels/00000.png as a palette PNG whose indices are Cityscapes labelIds."""
     stem = f'{number:05d}'
     _save(os.path.join(root, 'images', stem + '.png'), image)
-    _save(os.path.join(root, 'labels', stem + '.png'), scene.ids, palette=True)
+    _save(os.path.join(root, 'labels', stem + '.png'), scene.ids, palette=LABEL_COLORS)
     return stem
 
 
@@ -115,3 +122,43 @@ def darkzurich(root, split, number, image, scene):
     return _gopro(os.path.join(root, 'rgb_anon', 'val', 'night'), os.path.join(root, 'gt', 'val', 'night'),
                   DZ_VAL_SEQ, number, image, scene)
 
+
+def synscapes(root, split, number, image, scene):
+    """Synscapes: img/rgb/<n>.png, img/class/<n>.png (8-bit Cityscapes labelIds) and meta/<n>.json, n from 1."""
+    stem = str(number + 1)
+    _save(os.path.join(root, 'img', 'rgb', stem + '.png'), image)
+    _save(os.path.join(root, 'img', 'class', stem + '.png'), scene.ids)
+    cam = scene.cam
+    meta = {'camera': {'intrinsic': {'fx': cam.focal, 'fy': cam.focal, 'u0': cam.cx, 'v0': cam.horizon,
+                                     'resx': cam.width, 'resy': cam.height_px},
+                       'extrinsic': {'x': 0.0, 'y': 0.0, 'z': cam.height, 'pitch': 0.0, 'roll': 0.0, 'yaw': 0.0}},
+            'scene': {}}
+    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
+    with open(os.path.join(root, 'meta', stem + '.json'), 'w') as f:
+        json.dump(meta, f)
+    return stem
+
+
+MAPILLARY_SPLITS = {'train': 'training', 'val': 'validation'}
+
+
+def mapillary_key(number):
+    """A 22-character image key like Mapillary's ('__CRyFzoDOXn6unQ6a3DnQ'), fixed by the image number."""
+    digest = hashlib.sha256(f'demo-{number}'.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def mapillary(root, split, number, image, scene):
+    """Mapillary Vistas v1.2: <training|validation>/images/<key>.jpg and labels/<key>.png, a palette PNG of label
+    indices into config_v1.2.json's list (written by `mapillary_config`)."""
+    key = mapillary_key(number)
+    folder = os.path.join(root, MAPILLARY_SPLITS[split])
+    _save(os.path.join(folder, 'images', key + '.jpg'), image, quality=90)
+    _save(os.path.join(folder, 'labels', key + '.png'), mapillary_indices(scene), palette=MAPILLARY_PALETTE)
+    return key
+
+
+def mapillary_config(root):
+    """config_v1.2.json: the label list of the Mapillary-like domain."""
+    with open(os.path.join(root, 'config_v1.2.json'), 'w') as f:
+        json.dump(MAPILLARY_CONFIG, f, indent=2)

@@ -6,10 +6,17 @@ A stage is done when its folder holds ``DONE.json`` (written atomically, last): 
 a fingerprint of what it was made from (its own settings and every earlier stage's fingerprint). Running the
 pipeline again with other settings for a stage that is done stops with a line naming its folder, instead of
 silently reusing or redoing it.
+
+Under ``torchrun`` (``--launcher pytorch``) every process walks the same stages. The main process (rank 0) holds
+the locks and writes every ``DONE.json``; a stage that trains with all processes (``processes='all'``, a DDP
+training) runs in each of them, and a stage of the main process alone (``'main'``: prototypes, pseudo-labels,
+evaluation) runs there while the others wait for its ``DONE.json``. A pipeline with a stage that cannot run in
+several processes (``'one'``) is refused before any work.
 """
 import hashlib
 import json
 import os.path as osp
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,6 +26,9 @@ from ..locks import folder_lock
 
 DONE_NAME = 'DONE.json'
 PIPELINE_NAME = 'pipeline.json'
+PROCESSES = ('main', 'all', 'one')
+# How often a waiting process looks for the main process's DONE.json (seconds).
+_POLL = 2.0
 
 
 @dataclass
@@ -31,11 +41,19 @@ class Stage:
             returns its record (JSON data, e.g. the checkpoint it wrote); ``records`` maps the earlier stages'
             names to theirs.
         settings (dict): JSON data that decides its result (configs, options), fingerprinted.
+        processes (str): in a run of several processes: ``'main'`` the main process runs it, the others wait;
+            ``'all'`` every process runs it (a distributed training; the main process's record counts);
+            ``'one'`` it cannot run in several processes (the pipeline is then refused).
     """
 
     name: str
     run: Callable[[str, dict], dict]
     settings: dict = field(default_factory=dict)
+    processes: str = 'main'
+
+    def __post_init__(self):
+        if self.processes not in PROCESSES:
+            raise ValueError(f'Stage.processes must be one of {PROCESSES}, got {self.processes!r}')
 
 
 def fingerprint(settings, previous=''):
@@ -56,7 +74,7 @@ def read_done(folder):
         raise UserError(f'{path} cannot be read ({exc}); remove it to run the stage again') from None
 
 
-def run_pipeline(work_dir, stages, resume=False, log=print):
+def run_pipeline(work_dir, stages, resume=False, log=print, rank=0, world_size=1):
     """Run the stages that are not done, in order.
 
     Args:
@@ -64,6 +82,8 @@ def run_pipeline(work_dir, stages, resume=False, log=print):
         stages (Sequence[Stage]): in order; names must be unique.
         resume (bool): continue a pipeline that ``work_dir`` already holds (else such a folder is refused).
         log (callable): where progress lines go.
+        rank (int): this process's rank in a run of ``world_size`` processes (see the module docstring).
+        world_size (int): number of processes.
 
     Returns:
         dict[str, dict]: each stage's record.
@@ -71,6 +91,14 @@ def run_pipeline(work_dir, stages, resume=False, log=print):
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise UserError(f'pipeline stages must have unique names, got {names}')
+    single = [s.name for s in stages if s.processes == 'one']
+    if world_size > 1 and single:
+        raise UserError(f'stages {", ".join(single)} run in one process only (they make several optimiser steps '
+                        'per iteration, which the distributed wrapper does not); run without --launcher')
+    # Records name files by absolute paths: a resumed run may start from another folder.
+    work_dir = osp.abspath(work_dir)
+    if rank != 0:
+        return _follow(work_dir, stages)
     records, previous = {}, ''
     with folder_lock(work_dir, 'pipeline'):
         marker = osp.join(work_dir, PIPELINE_NAME)
@@ -97,4 +125,25 @@ def run_pipeline(work_dir, stages, resume=False, log=print):
                 atomic_write_text(osp.join(folder, DONE_NAME), json.dumps(done, indent=2) + '\n')
             records[stage.name] = done['record']
             previous = stamp
+    return records
+
+
+def _follow(work_dir, stages):
+    """A process other than the main one: run the ``'all'`` stages with it, wait for every stage's DONE.json.
+
+    A stage done before (a resumed run) is skipped at once; the main process checks its fingerprint. Should the
+    main process fail, torchrun stops the others, so waiting needs no timeout.
+    """
+    records, previous = {}, ''
+    for stage in stages:
+        folder = osp.join(work_dir, stage.name)
+        stamp = fingerprint(stage.settings, previous)
+        done = read_done(folder)
+        if (done is None or done.get('fingerprint') != stamp) and stage.processes == 'all':
+            stage.run(folder, dict(records))
+        while done is None or done.get('fingerprint') != stamp:
+            time.sleep(_POLL)
+            done = read_done(folder)
+        records[stage.name] = done['record']
+        previous = stamp
     return records

@@ -1,5 +1,6 @@
 """A training stage of a pipeline: one mmengine run of a config in the stage's folder, continued from its latest
 complete checkpoint when an earlier attempt was interrupted."""
+import os
 import os.path as osp
 import time
 
@@ -8,6 +9,24 @@ from mmengine.registry import RUNNERS
 
 from ..errors import UserError
 from ..weights.io import find_latest_checkpoint, remove_partial_checkpoints
+
+
+def shared_runtime(cfg):
+    """What every training stage of a pipeline shares, from its experiment config.
+
+    Returns:
+        tuple[dict, dict, dict]: the runtime and schedule (the config without ``model``, ``stages`` and the val and
+        test entries; validation off), the config's ``model``, and the schedule entries that decide a stage's result
+        (optimiser, learning-rate schedule, loop, data loader) for its fingerprint.
+    """
+    base = cfg.to_dict()
+    model = base.pop('model')
+    base.pop('stages')
+    for key in ('val_dataloader', 'val_evaluator', 'val_cfg', 'test_dataloader', 'test_evaluator', 'test_cfg'):
+        base.pop(key, None)
+    base['train_cfg'] = dict(base['train_cfg'], val_interval=base['train_cfg']['max_iters'] + 1)
+    schedule = {k: base.get(k) for k in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader')}
+    return base, model, schedule
 
 
 def train_in(folder, cfg, log=print):
@@ -32,7 +51,8 @@ def train_in(folder, cfg, log=print):
     if max_iters % interval:
         raise UserError(f'stage {name}: train_cfg.max_iters ({max_iters}) must be a multiple of the checkpoint '
                         f'interval ({interval}) so that its last iteration is saved')
-    remove_partial_checkpoints(folder)
+    if int(os.environ.get('RANK', '0')) == 0:  # the main process holds the folder (see daseg.pipelines.runner)
+        remove_partial_checkpoints(folder)
     try:
         latest = find_latest_checkpoint(folder)
     except UserError:

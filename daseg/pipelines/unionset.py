@@ -32,7 +32,7 @@ from ..weights import load_segmentor_weights, save_checkpoint_atomic
 from .pseudo_labels import PSEUDO_LABEL_SUFFIX, write_pseudo_labels
 from .registry import PIPELINES
 from .runner import Stage
-from .training import train_in
+from .training import shared_runtime, train_in
 
 TARGET_VAL_NOTE = 'selected on the target val labels (--select-on-target-val)'
 _TRAINING_STAGES = ('stage0', 'stage1', 'stage2')
@@ -127,15 +127,9 @@ class UnionSetStages:
         A stage's settings (its fingerprint, chained to the earlier stages') hold what decides its result: the
         label setting, the branch, the seed and model selection, and for a training stage its schedule, length
         and data; not the logging."""
-        base = cfg.to_dict()
-        branch = base.pop('model')
-        base.pop('stages')
-        for key in ('val_dataloader', 'val_evaluator', 'val_cfg', 'test_dataloader', 'test_evaluator', 'test_cfg'):
-            base.pop(key, None)
-        base['train_cfg'] = dict(base['train_cfg'], val_interval=base['train_cfg']['max_iters'] + 1)
+        base, branch, schedule = shared_runtime(cfg)
         common = dict(setting=self.setting, sources=list(self.sources), branch=branch, select=select,
                       randomness=base.get('randomness'))
-        schedule = {k: base.get(k) for k in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader')}
 
         def training(stage, **extra):
             return dict(common, stage=stage, schedule=schedule, iters=self.iters.get(stage), **extra)
@@ -159,16 +153,16 @@ class UnionSetStages:
             return self._trainer(self.training_cfg(base, 'stage2', model, dataset, select), select)(folder, records)
 
         stages = [Stage(f'stage0_{s}', stage0(s),
-                        training('stage0', source=s, dataset=self.sources[s], void=self.void))
+                        training('stage0', source=s, dataset=self.sources[s], void=self.void), processes='one')
                   for s in self.sources if s not in self.given]
         pseudo = dict(common, cap=self.cap, images=self.target_images)
         stages += [
             Stage('pl1', lambda folder, records: self._pseudo_labels_from_sources(
                 folder, branch, source_models(records)), dict(pseudo, given=self.given)),
-            Stage('stage1', stage1, training('stage1', pipeline=self.target_train_pipeline)),
+            Stage('stage1', stage1, training('stage1', pipeline=self.target_train_pipeline), processes='one'),
             Stage('pl2', lambda folder, records: self._pseudo_labels_from(
                 folder, self.model_cfg(branch, 'UnionSetStage1'), records['stage1']['selected']), pseudo),
-            Stage('stage2', stage2, training('stage2', pipeline=self.target_train_pipeline)),
+            Stage('stage2', stage2, training('stage2', pipeline=self.target_train_pipeline), processes='one'),
             Stage('eval', lambda folder, records: self._evaluate(folder, cfg, branch, source_models(records), records,
                                                                  select), dict(common, val=self.target_val)),
         ]

@@ -4,7 +4,8 @@ A checkpoint that does not fit (another backbone, another number of classes, a U
 segmentor) is refused with one line naming the first key that differs and both shapes, instead of training from
 scratch. Into a UDA wrapper (a model whose ``sub_models()`` lists its segmentors, see :mod:`.submodels`):
 
-* the student (``model.*``) must be present and fit; a plain segmentor checkpoint is the student (one log line:
+* the student (``model.*``, or DDB's ``stu_model.*``: either goes to the wrapper's student, whatever the attribute
+  that holds it) must be present and fit; a plain segmentor checkpoint is the student (one log line:
   ``student and teacher initialised from ...``);
 * every other sub-model the wrapper holds must fit when the checkpoint has it, and otherwise keeps its own
   initialisation (one log line says which and why);
@@ -20,17 +21,17 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from .keys import check_fits, listed
-from .submodels import BY_ATTR, SUB_MODELS
+from .submodels import BY_ATTR, SUB_MODELS, canonical_key, canonical_state_dict, sub_model_of
 
 # BatchNorm counters that checkpoints of older mmcv versions lack; the model's own value is kept.
 _OPTIONAL = 'num_batches_tracked'
 # What a sub-model keeps when the checkpoint has none of its weights.
+_CKD_TEACHER = 'keeps the weights of its teacher checkpoint in the config (training refuses without one)'
 _KEEPS = {'teacher': 'copied from the student at iteration 0', 'mic_teacher': 'copied from the student at '
-          'iteration 0', 'imagenet': 'keeps its ImageNet weights'}
+          'iteration 0', 'imagenet': 'keeps its ImageNet weights', 'region_teacher': _CKD_TEACHER,
+          'class_teacher': _CKD_TEACHER}
 # The sub-models that start as copies of the student.
 COPIED_FROM_STUDENT = frozenset(name for name, keeps in _KEEPS.items() if keeps.startswith('copied'))
-# Longest prefix first, so that a key is attributed to the innermost sub-model that holds it.
-_BY_PREFIX = sorted(SUB_MODELS, key=lambda sub: -len(sub.prefix))
 
 
 @dataclass
@@ -45,16 +46,12 @@ class Fit:
     notes: list = field(default_factory=list)
 
 
-def _sub_of(key):
-    return next((sub for sub in _BY_PREFIX if key.startswith(sub.prefix)), None)
-
-
 def _split(state_dict):
     """``{attr or first key component: {key: value}}``: the keys of each sub-model, and the other keys by
     their first component (e.g. ``'mrm'``)."""
     groups = {}
     for key, value in state_dict.items():
-        sub = _sub_of(key)
+        sub = sub_model_of(key)
         groups.setdefault(sub.attr if sub else key.split('.', 1)[0], {})[key] = value
     return groups
 
@@ -63,7 +60,7 @@ def _group_counts(keys):
     """``'model.backbone.* (120), model.decode_head.* (14)'``: keys by sub-model and first module."""
     counts = {}
     for key in keys:
-        sub = _sub_of(key)
+        sub = sub_model_of(key)
         head = sub.prefix if sub else ''
         name = head + key[len(head):].split('.', 1)[0]
         counts[name] = counts.get(name, 0) + 1
@@ -92,7 +89,7 @@ def _part_note(own, state_dict, loaded, source, part):
 
 
 def _fit_plain(own, state_dict, source, part):
-    if any(_sub_of(k) for k in state_dict):
+    if any(sub_model_of(k) for k in state_dict):
         raise UserError(f'{source} is a UDA checkpoint (model.*, ema_model.*) and the model a plain segmentor; '
                         f'take its student first: python tools/convert_checkpoint.py {source} OUT.pth '
                         '--which student, then load_from OUT.pth')
@@ -108,9 +105,12 @@ def _fit_plain(own, state_dict, source, part):
 
 
 def _fit_uda(model, own, state_dict, source, part):
+    # Compared under the table's own prefixes; returned under the model's (e.g. CKD's student at stu_model.*).
+    model_key = {canonical_key(key): key for key in own}
+    own = canonical_state_dict(own)
     notes = []
     student = SUB_MODELS[0]
-    plain = not any(_sub_of(k) for k in state_dict)
+    plain = not any(sub_model_of(k) for k in state_dict)
     if plain:  # a plain segmentor checkpoint: the student's weights
         state_dict = {student.prefix + k: v for k, v in state_dict.items()}
     held = {sub.attr: sub for sub, _ in model.sub_models()}
@@ -155,7 +155,7 @@ def _fit_uda(model, own, state_dict, source, part):
         notes.append(f'{source}: dropped {", ".join(dropped)}, which the model does not hold')
     if part:
         notes.append(_part_note(own, state_dict, out, source, part))
-    return Fit(out, notes)
+    return Fit({model_key.get(k, k): v for k, v in out.items()}, notes)
 
 
 def fit_checkpoint(model, state_dict, source, part=None):
@@ -175,6 +175,7 @@ def fit_checkpoint(model, state_dict, source, part=None):
         UserError: the first key or shape that does not fit, or a missing student.
     """
     part = tuple(p if p.endswith('.') else p + '.' for p in part) if part else None
+    state_dict = canonical_state_dict(state_dict)
     own = model.state_dict()
     if callable(getattr(model, 'sub_models', None)):
         return _fit_uda(model, own, state_dict, source, part)

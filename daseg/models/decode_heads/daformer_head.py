@@ -67,6 +67,25 @@ class DAFormerHead(LabelLossMixin, BaseDecodeHead):
                                              **fusion_cfg)
 
     def forward(self, inputs):
+        return self.cls_seg(self.fused(inputs))
+
+    def forward_with_features(self, inputs):
+        """Logits and the fused features after dropout (what DDB's prototypes are computed on, as on its adapter
+        head's bottleneck).
+
+        Args:
+            inputs (list[Tensor]): the backbone's maps.
+
+        Returns:
+            tuple[Tensor, Tensor]: logits (B, num_classes, h, w) and features (B, channels, h, w).
+        """
+        features = self.fused(inputs)
+        if self.dropout is not None:
+            features = self.dropout(features)
+        return self.conv_seg(features), features
+
+    def fused(self, inputs):
+        """The fusion layer's output (B, channels, h, w) at the resolution of the first input map."""
         feats = self._transform_inputs(inputs)
         for i, x, in_ch in zip(self.in_index, feats, self.in_channels):
             # A backbone changed without the head (e.g. arch='b0' with b5's in_channels) would otherwise fail
@@ -82,4 +101,4 @@ class DAFormerHead(LabelLossMixin, BaseDecodeHead):
             if x.shape[2:] != size:
                 x = resize(x, size=size, mode='bilinear', align_corners=self.align_corners)
             embedded.append(x)
-        return self.cls_seg(self.fuse_layer(torch.cat(embedded, dim=1)))
+        return self.fuse_layer(torch.cat(embedded, dim=1))

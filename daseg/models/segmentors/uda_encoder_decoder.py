@@ -22,7 +22,7 @@ from daseg.errors import UserError
 from .student_weights import take_student
 
 # The calls through which the UDA parts train the student (see UDAEncoderDecoder.route_calls).
-ROUTED_CALLS = ('loss_by_label', 'train_features')
+ROUTED_CALLS = ('loss_by_label', 'train_features', 'logits_and_features')
 
 
 @MODELS.register_module()
@@ -111,6 +111,24 @@ class UDAEncoderDecoder(EncoderDecoder):
         """The backbone maps (:meth:`extract_feat`) for a loss on features alone (e.g. ``FeatureMMD``): a routed call
         (see :meth:`route_calls`), unlike ``extract_feat``, which :meth:`loss_by_label` calls inside its own."""
         return self.extract_feat(inputs)
+
+    def logits_and_features(self, inputs):
+        """Logits and the decode head's last features (DDB's prototypes and their weights), both bilinearly resized
+        to the image size, float32. A routed call (:meth:`route_calls`): a loss on the student's logits may use it.
+
+        Args:
+            inputs (Tensor): images [N, 3, H, W].
+
+        Returns:
+            tuple[Tensor, Tensor]: logits [N, K, H, W] and features [N, C, H, W].
+        """
+        head = self.decode_head
+        if not callable(getattr(head, 'forward_with_features', None)):
+            raise UserError(f'{type(self).__name__}: decode head {type(head).__name__} gives no features for '
+                            'prototypes (no forward_with_features); use DLV2AdapterHead')
+        logits, features = head.forward_with_features(self.extract_feat(inputs))
+        return tuple(resize(t.float(), size=inputs.shape[2:], mode='bilinear', align_corners=self.align_corners)
+                     for t in (logits, features))
 
     def pseudo_logits(self, inputs, batch_img_metas=None):
         """Logits [N, C, H, W] at the image size, float32 (softmax confidences are thresholded near 1)."""

@@ -14,7 +14,9 @@ One iteration (:meth:`UDAWrapper.train_step`):
 Components share the iteration's state through :class:`~daseg.models.uda.step.UDAStep`, e.g. a teacher's
 pseudo-labels on the unmixed target, computed once. Sub-models keep their attribute names (``model``,
 ``ema_model``, ``imnet_model``, ``mic.teacher.ema_model``), so checkpoints carry the originals' prefixes; the
-wrapper declares them in :meth:`UDAWrapper.sub_models` from the table in :mod:`daseg.weights.submodels`.
+wrapper declares them in :meth:`UDAWrapper.sub_models` from the table in :mod:`daseg.weights.submodels`. Every part
+reaches the student as ``uda.model``; a wrapper whose original saved it under another name sets
+:attr:`UDAWrapper.student_attr` (DDB's CKD: ``stu_model``).
 
 Speed. No step makes the host wait for the device: log variables stay tensors (the runner copies them in batches
 and stops on a non-finite loss, see ``DeferredRuntimeInfoHook``), random draws come from a CPU generator and the
@@ -28,7 +30,7 @@ from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
 from ...errors import UserError
-from ...weights import SUB_MODELS, check_fits, sub_models
+from ...weights import SUB_MODELS, canonical_key, check_fits, sub_model_of, sub_models
 from ...weights.fit import COPIED_FROM_STUDENT
 from ..segmentors.uda_encoder_decoder import stacked_labels
 from ..utils.iteration_seed import current_iteration, seed_iteration
@@ -82,7 +84,13 @@ class UDAWrapper(BaseModel):
         init_cfg (dict, optional): mmengine init config.
         pretrained, train_cfg: None only. ``mmseg.apis.init_model`` sets both to None on any model config; the
             student's own config (``model``) holds its backbone weights and training options.
+
+    Attributes:
+        student_attr (str): attribute that holds the student, i.e. its checkpoint prefix (a class attribute, an
+            alias of the student in :data:`daseg.weights.SUB_MODELS` when not ``'model'``); ``model`` reads it.
     """
+
+    student_attr = 'model'
 
     def __init__(self, model: dict, teachers: dict = None, components=(), init_cfg=None, pretrained=None,
                  train_cfg=None):
@@ -95,7 +103,7 @@ class UDAWrapper(BaseModel):
         # Memory format of the images fed to the sub-models (torch.channels_last with the speed option).
         self.input_memory_format = torch.contiguous_format
         self._model_cfg = _uda_segmentor_cfg(model)
-        self.model = MODELS.build(copy.deepcopy(self._model_cfg))
+        self.add_module(self.student_attr, MODELS.build(copy.deepcopy(self._model_cfg)))
         self.teachers = {}
         for name, cfg in (teachers or {}).items():
             self.add_teacher(name, MODELS.build(copy.deepcopy(cfg)))
@@ -115,6 +123,14 @@ class UDAWrapper(BaseModel):
         self.keep_step, self.last_step = False, None
 
     # -- parts -------------------------------------------------------------------------------------------
+
+    @property
+    def model(self):
+        """The student segmentor (held under :attr:`student_attr`)."""
+        try:
+            return self._modules[self.student_attr]
+        except KeyError:  # not built yet: an AttributeError, so that hasattr answers False
+            raise AttributeError(f'{type(self).__name__} has no student yet') from None
 
     def build_segmentor(self):
         """A new segmentor of the student's architecture (for a teacher)."""
@@ -144,15 +160,21 @@ class UDAWrapper(BaseModel):
         # mmseg's init_model and MMSegInferencer load with mmengine's load_checkpoint, which only warns about
         # missing keys: a plain segmentor checkpoint is the student's weights (and the start of the teachers
         # that copy it), and must fit. The runner's load_from hands over prefixed keys (see daseg.weights.fit).
-        if not prefix and state_dict and not any(k.startswith(sub.prefix) for k in state_dict for sub in SUB_MODELS):
+        student, own = SUB_MODELS[0], self.student_attr + '.'
+        if not prefix and state_dict and not any(sub_model_of(k) for k in state_dict):
             weights = sub_models(dict(state_dict))[0]['model']
             check_fits(self.model.state_dict(), weights, f'the checkpoint does not fit the student of '
                        f'{type(self).__name__} (another architecture?)', optional_suffix='num_batches_tracked')
-            held = [sub for sub, _ in self.sub_models() if sub is SUB_MODELS[0] or sub.name in COPIED_FROM_STUDENT]
+            held = [sub for sub, _ in self.sub_models() if sub is student or sub.name in COPIED_FROM_STUDENT]
+            prefixes = {sub: own if sub is student else sub.prefix for sub in held}
             state_dict.clear()
-            state_dict.update({sub.prefix + k: v for sub in held for k, v in weights.items()})
+            state_dict.update({prefixes[sub] + k: v for sub in held for k, v in weights.items()})
             print_log(f'{type(self).__name__}: a plain segmentor checkpoint, loaded as the '
-                      + ' and the '.join(f'{sub.name} ({sub.prefix}*)' for sub in held), logger='current')
+                      + ' and the '.join(f'{sub.name} ({prefixes[sub]}*)' for sub in held), logger='current')
+        elif not prefix:
+            # The student of a checkpoint that names it otherwise (DDB's stu_model.*, or model.* into CKD).
+            for key in [k for k in state_dict if sub_model_of(k) is student and not k.startswith(own)]:
+                state_dict[own + canonical_key(key)[len(student.prefix):]] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def to_input_format(self, img):

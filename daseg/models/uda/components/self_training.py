@@ -68,7 +68,7 @@ class ClassMixSelfTraining(UDAComponent):
         """
         src_img, src_label, tgt_img = step.source.img, step.source.label, step.target.img
         with outside_autocast(src_img):
-            keys = class_mix_keys(src_label.shape[0], step.generator).to(src_label.device, non_blocking=True)
+            keys = self.draw_keys(step).to(src_label.device, non_blocking=True)
             masks, mixed_img, mixed_label, mixed_weight = self.mix_batch(keys, src_img, src_label, tgt_img,
                                                                          pl_label, pl_weight)
             for transform in self.mixed_transforms:
@@ -83,12 +83,23 @@ class ClassMixSelfTraining(UDAComponent):
                                        image=mixed_img, label=mixed_label)
         return mixed_img, mixed_label, mixed_weight
 
+    def draw_keys(self, step):
+        """The step's draws of the masks (:func:`class_mix_keys`), on the generator's device; a subclass with
+        another mask replaces this and :meth:`mix_batch`."""
+        return class_mix_keys(step.source.label.shape[0], step.generator)
+
     @staticmethod
     def mix_batch(keys, src_img, src_label, tgt_img, pl_label, pl_weight):
         """ClassMix masks from drawn ``keys``, and the mixed images, labels and weights."""
         masks = class_mix_masks(src_label, keys=keys)
-        mixed_img = mix(masks, src_img, tgt_img)
-        mixed_label = mix(masks[:, 0], src_label, pl_label).long()
-        # A new tensor: the unmixed weight stays as it is for other components (MIC).
-        mixed_weight = mix(masks[:, 0], torch.ones_like(pl_weight), pl_weight)
-        return masks, mixed_img, mixed_label, mixed_weight
+        return (masks, *mix_with_pseudo_labels(masks, src_img, src_label, tgt_img, pl_label, pl_weight))
+
+
+def mix_with_pseudo_labels(masks, src_img, src_label, tgt_img, pl_label, pl_weight):
+    """The mixed images, labels (source labels where pasted, pseudo-labels elsewhere) and pixel weights (1 where
+    pasted, the pseudo weight elsewhere) of masks [N, 1, H, W]; images [N, 3, H, W], labels and weights [N, H, W]."""
+    mixed_img = mix(masks, src_img, tgt_img)
+    mixed_label = mix(masks[:, 0], src_label, pl_label).long()
+    # A new tensor: the unmixed weight stays as it is for other components (MIC).
+    mixed_weight = mix(masks[:, 0], torch.ones_like(pl_weight), pl_weight)
+    return mixed_img, mixed_label, mixed_weight
