@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
+# One worker per core, each test file on one worker (its module fixtures built once).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # A job for tools/run_parallel.py: the demo config $(2) trained from the source-only model into work dir $(1).
 # The runs side by side get one thread each, which on two cores finishes sooner than one after another.
@@ -118,12 +119,12 @@ demo-unionset: $(STAMP)
 		--work-dir $(US_WORK)
 
 # DDB, one seed (SEED=1 for the second): a source-only model on both demo sources (GTA-like + Synscapes-like,
-# 1000 iterations) stands in for ImageNet weights; from it, side by side, a shortened DDB round 1 to the
-# Cityscapes-like target from one command (two self-training teachers of 200 iterations, their prototypes, the
-# cross-path distillation student of 200) and DACS for the same 600 iterations; then the table of all of them
-# (work_dirs/demo_ddb/seed<SEED>/eval). The data are made when the demo set lacks the Synscapes-like domain.
+# 600 iterations) stands in for ImageNet weights; from it, side by side, a shortened DDB round 1 to the
+# Cityscapes-like target from one command (two self-training teachers of 200 iterations, their prototypes over 2
+# epochs, the cross-path distillation student of 200) and DACS for the same 600 iterations; then the table of all
+# of them (work_dirs/demo_ddb/seed<SEED>/eval). The data are made when the demo set lacks the Synscapes-like domain.
 DDB_WORK := work_dirs/demo_ddb/seed$(SEED)
-DDB_SOURCE := $(DDB_WORK)/source_only/iter_1000.pth
+DDB_SOURCE := $(DDB_WORK)/source_only/iter_600.pth
 demo-ddb: $(STAMP)
 	test -f $(DEMO_DATA_STAMP) -a -f $(DEMO)/synscapes/sample_class_stats.json || $(MAKE) demo-data
 	rm -rf $(DDB_WORK)

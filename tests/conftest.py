@@ -1,6 +1,18 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and the threads of parallel test workers."""
+import os
+
 import pytest
 import torch
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs one worker per core) each worker gets its share of the cores, for
+    torch and for the scripts its tests start: more threads than cores spin-wait and run several times slower."""
+    workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
+    if workers:
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ['OMP_NUM_THREADS'] = str(threads)
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -9,11 +9,6 @@ import threading
 import pytest
 import torch
 
-from daseg.datasets.convert.cityscapes import convert_cityscapes
-from daseg.datasets.convert.gta import convert_gta
-from daseg.datasets.convert.synscapes import convert_synscapes
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from daseg.models.ddb import load_prototypes
 from daseg.models.uda.ckd import CKD
@@ -21,6 +16,7 @@ from daseg.pipelines import Stage, run_pipeline
 from daseg.weights import load_checkpoint_file
 from entry_points import ROOT, load_script, run_experiments
 from interrupt import interrupt_at
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/ddb_gta_synscapes2cityscapes.py')
 STAGES = ['r1_teacher_cu', 'r1_teacher_ca', 'r1_student', 'eval']
@@ -35,11 +31,8 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 def demo_dir(tmp_path_factory):
     """data/demo with a few 64x32 images of the GTA-, Synscapes- and Cityscapes-like domains, converted."""
     base = tmp_path_factory.mktemp('ddb')
-    domains = [DOMAINS_BY_NAME[n] for n in ('gta', 'synscapes', 'cityscapes')]
-    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=(64, 32), nproc=1, domains=domains)
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
-    convert_synscapes(str(base / 'data/demo/synscapes'), nproc=1, split_file='train.txt')
-    convert_cityscapes(str(base / 'data/demo/cityscapes'), nproc=1)
+    domains = ('gta', 'synscapes', 'cityscapes')
+    tiny_demo(base / 'data/demo', domains, convert=domains, size=(64, 32))
     return base
 
 

@@ -170,13 +170,9 @@ def test_launcher_pytorch_needs_a_shared_work_dir(monkeypatch):
 
 @pytest.fixture(scope='module')
 def demo_dir(tmp_path_factory):
-    from daseg.datasets.convert.gta import convert_gta
-    from daseg.demo.domains import DOMAINS_BY_NAME
-    from daseg.demo.generate import generate
+    from tiny_demo import tiny_demo
     base = tmp_path_factory.mktemp('dist_train')
-    generate(str(base / 'data/demo'), seed=0, scale=0.03, size=(64, 36), nproc=1,
-             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta', 'cityscapes'), convert=('gta',), scale=0.03)
     return base
 
 

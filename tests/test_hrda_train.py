@@ -6,13 +6,10 @@ import pytest
 import torch
 
 from daseg.weights import load_checkpoint_file
-from daseg.datasets.convert.cityscapes import convert_cityscapes
-from daseg.datasets.convert.gta import convert_gta
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from entry_points import ROOT, run_experiments
 from evaluation_command import run_evaluation
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_hrda.py')
 # Narrow heads, whole 96x64 images as training crops, a 32x32 detail crop; at test time 32x32 detail windows
@@ -33,10 +30,7 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 def trained(tmp_path_factory):
     """A 2-iteration HRDA + DACS run on converted 96x64 demo images; returns (demo folder, work dir)."""
     base = tmp_path_factory.mktemp('hrda_train')
-    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=SIZE, nproc=1,
-             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
-    convert_cityscapes(str(base / 'data/demo/cityscapes'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta', 'cityscapes'), convert=('gta', 'cityscapes'), size=SIZE)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(base)
         torch.set_flush_denormal(True)

@@ -7,11 +7,9 @@ import pytest
 import torch
 
 from daseg.cli import load_config
-from daseg.datasets.convert.gta import convert_gta
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.progress import LineProgress, TerminalProgress, progress_bar
 from entry_points import ROOT, run_experiments
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -33,9 +31,7 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 @pytest.fixture(scope='module')
 def demo_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp('logs')
-    generate(str(base / 'data/demo'), seed=0, scale=0.03, size=(64, 36), nproc=1,
-             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta', 'cityscapes'), convert=('gta',), scale=0.03)
     return base
 
 

@@ -12,12 +12,10 @@ import time
 import pytest
 from mmengine.fileio.backends.local_backend import LocalBackend
 
-from daseg.datasets.convert.gta import convert_gta
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from daseg.weights import load_checkpoint_file
 from entry_points import ROOT, run_experiments
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/gta_source_only.py')  # max_keep_ckpts=1, as every demo config
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -50,8 +48,7 @@ SLOW_WRITER = textwrap.dedent('''
 def demo_dir(tmp_path_factory):
     """Demo GTA data and a work dir ``work_dirs/base`` trained for one iteration (``iter_1.pth``)."""
     base = tmp_path_factory.mktemp('reliability_train')
-    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=(64, 36), nproc=1, domains=[DOMAINS_BY_NAME['gta']])
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta',), convert=('gta',))
     os.symlink(ROOT / 'run_experiments.py', base / 'run_experiments.py')
     with pytest.MonkeyPatch.context() as monkeypatch:
         train(base, monkeypatch, 'work_dirs/base', 1)

@@ -6,11 +6,9 @@ import pytest
 import torch
 
 from daseg.weights import load_checkpoint_file
-from daseg.datasets.convert.gta import convert_gta
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from entry_points import ROOT, run_experiments
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/gta_source_only.py')
 # A small, fast variant of the demo recipe: 2 images a batch, narrow head, no worker processes.
@@ -26,9 +24,7 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 def demo_dir(tmp_path_factory):
     """A folder holding data/demo/gta with a handful of converted 64x36 images."""
     base = tmp_path_factory.mktemp('train')
-    gta = [DOMAINS_BY_NAME['gta']]
-    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=(64, 36), nproc=1, domains=gta)
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta',), convert=('gta',))
     return base
 
 

@@ -17,11 +17,9 @@ from mmseg.structures import SegDataSample
 import daseg  # noqa: F401  (registers the datasets and transforms)
 from daseg.datasets import PositionSampler, UDADataset
 from daseg.datasets.convert.class_stats import write_class_stats
-from daseg.datasets.convert.gta import convert_gta
 from daseg.datasets.rare_class_sampling import RareClassSampler
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
+from tiny_demo import tiny_demo as converted_demo
 
 
 class FakeDataset:
@@ -262,10 +260,7 @@ def test_errors_name_the_problem(tmp_path):
 def tiny_demo(tmp_path_factory):
     """GTA-like source (7 train + 1 val images, 64x36, converted) and Dark Zurich-like night images."""
     root = tmp_path_factory.mktemp('uda')
-    generate(str(root), seed=0, scale=0.02, size=(64, 36), nproc=1,
-             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['darkzurich']))
-    convert_gta(str(root / 'gta'), nproc=1)  # statistics of all 8 labels, val included
-    return root
+    return converted_demo(root, ('gta', 'darkzurich'), convert=('gta',))  # GTA statistics of all 8 labels, val included
 
 
 def test_items_from_a_tiny_gta_set_and_unlabelled_target(tiny_demo, logged_warnings):

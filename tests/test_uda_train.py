@@ -6,12 +6,10 @@ import pytest
 import torch
 
 from daseg.weights import load_checkpoint_file
-from daseg.datasets.convert.gta import convert_gta
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from daseg.models.uda import ClassMixSelfTraining
 from entry_points import ROOT, run_experiments
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/gta2cityscapes_dacs.py')
 # DACS + MIC with MIC's own EMA teacher: every sub-model and component resumes exactly too.
@@ -27,9 +25,7 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 @pytest.fixture(scope='module')
 def demo_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp('uda_train')
-    generate(str(base / 'data/demo'), seed=0, scale=0.03, size=(64, 36), nproc=1,
-             domains=(DOMAINS_BY_NAME['gta'], DOMAINS_BY_NAME['cityscapes']))
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
+    tiny_demo(base / 'data/demo', ('gta', 'cityscapes'), convert=('gta',), scale=0.03)
     return base
 
 

@@ -10,15 +10,12 @@ import torch
 from mmengine.registry import DATASETS
 from mmseg.registry import DATASETS as SEG_DATASETS
 
-from daseg.datasets.convert.cityscapes import convert_cityscapes
-from daseg.datasets.convert.gta import convert_gta
-from daseg.datasets.convert.synthia import convert_synthia
-from daseg.demo.domains import DOMAINS_BY_NAME
-from daseg.demo.generate import generate
 from daseg.errors import UserError
 from daseg.models.unionset.stage1 import UnionSetStage1
 from daseg.weights import load_checkpoint_file
 from entry_points import ROOT, run_experiments
+from interrupt import interrupt_at
+from tiny_demo import tiny_demo
 
 CONFIG = str(ROOT / 'configs/demo/unionset_gta_synthia2cityscapes_p.py')
 STAGES = ['stage0_gta', 'stage0_synthia', 'pl1', 'stage1', 'pl2', 'stage2', 'eval']
@@ -34,11 +31,8 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'plain_config_text')
 def demo_dir(tmp_path_factory):
     """data/demo with a few 64x32 images of the GTA-, SYNTHIA- and Cityscapes-like domains, converted."""
     base = tmp_path_factory.mktemp('unionset')
-    domains = [DOMAINS_BY_NAME[n] for n in ('gta', 'synthia', 'cityscapes')]
-    generate(str(base / 'data/demo'), seed=0, scale=0.02, size=(64, 32), nproc=1, domains=domains)
-    convert_gta(str(base / 'data/demo/gta'), nproc=1)
-    convert_synthia(str(base / 'data/demo/synthia'), nproc=1)
-    convert_cityscapes(str(base / 'data/demo/cityscapes'), nproc=1)
+    domains = ('gta', 'synthia', 'cityscapes')
+    tiny_demo(base / 'data/demo', domains, convert=domains, size=(64, 32))
     return base
 
 
@@ -96,16 +90,7 @@ def test_killed_in_stage1_then_rerun_is_source_free_and_ends_the_same(uninterrup
     # Stages 0 and pl1 as the uninterrupted run left them: a new pipeline folder holding them skips them.
     out = demo_dir / 'work_dirs/killed'
     copy_done_stages(demo_dir, 'work_dirs/whole', 'work_dirs/killed', STAGES[:3])
-    real_step = UnionSetStage1.train_step
-    calls = []
-
-    def dies_at_the_third_iteration(self, data, optim_wrapper):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # as a kill after the checkpoint of iteration 2
-        return real_step(self, data, optim_wrapper)
-
-    monkeypatch.setattr(UnionSetStage1, 'train_step', dies_at_the_third_iteration)
+    real_step = interrupt_at(monkeypatch, UnionSetStage1, 3)  # as a kill after the checkpoint of iteration 2
     with pytest.raises(KeyboardInterrupt):
         run(demo_dir, monkeypatch, 'work_dirs/killed')
     log = capsys.readouterr().out

@@ -1,7 +1,7 @@
 # CPU demo of DDB (make demo-ddb): a shortened round 1 on the demo domains, GTA-like + Synscapes-like (multi-
 # source) -> Cityscapes-like. Two self-training teachers from the source-only model (gta_synscapes_source_only.py, passed as
 # stages.init), one per bridged path (CutMix region path, ClassMix class path), 200 iterations each, their
-# prototypes (4 epochs over the target's training images), and the cross-path distillation student (again from
+# prototypes (2 epochs over the target's training images, DDB 4), and the cross-path distillation student (again from
 # the source-only model) for 200 iterations. DDB's settings otherwise (EMA 0.99, threshold 0.968, jitter and blur
 # after bridging, prototype-rectified labels of weight 1), at the demo's segmentor, crop, batch and rate. The
 # DDB prototypes are computed on the DAFormer head's fused features (64 channels), as DDB's on its adapter head's.
@@ -35,7 +35,7 @@ stages = dict(
     teacher=dict(alpha=0.99, pseudo_threshold=0.968),
     mixing=dict(color_jitter_strength=0.2, color_jitter_probability=0.2, blur=True),
     student=dict(proto_rectify=True, renormalise=False, soft_distill=False),
-    prototypes=dict(epochs=4, min_pixels=10, cap=3000, batch_size=8, workers=1),
+    prototypes=dict(epochs=2, min_pixels=10, cap=3000, batch_size=8, workers=1),
     iters=dict(teacher=200, student=200),
     # make demo-ddb sets the source-only model here (--cfg-options stages.init=...).
     init=None)

@@ -1,11 +1,12 @@
 """The interface of a UDA component: one part of the self-training step with its own losses."""
+import abc
 import contextlib
 
 import torch
 from torch import nn
 
 
-class UDAComponent(nn.Module):
+class UDAComponent(nn.Module, metaclass=abc.ABCMeta):
     """One part of a UDA method: an optional update at the start of the step, and losses (one backward pass).
 
     Args:
@@ -34,9 +35,9 @@ class UDAComponent(nn.Module):
     def update(self, uda, step) -> None:
         """Called at the start of every iteration, before any loss."""
 
+    @abc.abstractmethod
     def loss(self, uda, step) -> dict:
         """The component's losses on the step's batches (inside the optimiser wrapper's context)."""
-        raise NotImplementedError
 
 
 def outside_autocast(img: torch.Tensor):
