@@ -1,8 +1,15 @@
 """Running one function over many files, in worker processes, with a progress bar and ETA."""
+import signal
 import sys
 from multiprocessing import Pool
 
 from ...progress import progress_bar
+
+
+def _exit_on_sigterm():
+    """Worker initializer: the SIGTERM of ``Pool.terminate`` (after another task failed) ends a worker through
+    SystemExit, so that a write in progress removes its temporary file instead of leaving it behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
 
 
 def run_parallel(func, tasks, nproc):
@@ -28,7 +35,7 @@ def run_parallel(func, tasks, nproc):
         else:
             # Chunks amortise the inter-process traffic while keeping the bar moving smoothly.
             chunksize = max(1, len(tasks) // (nproc * 16))
-            with Pool(min(nproc, len(tasks))) as pool:
+            with Pool(min(nproc, len(tasks)), initializer=_exit_on_sigterm) as pool:
                 for result in pool.imap(func, tasks, chunksize=chunksize):
                     results.append(result)
                     bar.update()
