@@ -1,15 +1,22 @@
 """Running one function over many files, in worker processes, with a progress bar and ETA."""
-import signal
+import multiprocessing
 import sys
+from functools import partial
 from multiprocessing import Pool
 
 from ...progress import progress_bar
 
+# The worker's copy of the run's stop event (set by the main process once a task has failed).
+_stop = None
 
-def _exit_on_sigterm():
-    """Worker initializer: the SIGTERM of ``Pool.terminate`` (after another task failed) ends a worker through
-    SystemExit, so that a write in progress removes its temporary file instead of leaving it behind."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+
+def _share_stop(stop):
+    global _stop
+    _stop = stop
+
+
+def _unless_stopped(func, task):
+    return None if _stop.is_set() else func(task)
 
 
 def run_parallel(func, tasks, nproc):
@@ -35,10 +42,19 @@ def run_parallel(func, tasks, nproc):
         else:
             # Chunks amortise the inter-process traffic while keeping the bar moving smoothly.
             chunksize = max(1, len(tasks) // (nproc * 16))
-            with Pool(min(nproc, len(tasks)), initializer=_exit_on_sigterm) as pool:
-                for result in pool.imap(func, tasks, chunksize=chunksize):
-                    results.append(result)
-                    bar.update()
+            stop = multiprocessing.Event()
+            with Pool(min(nproc, len(tasks)), initializer=_share_stop, initargs=(stop,)) as pool:
+                try:
+                    for result in pool.imap(partial(_unless_stopped, func), tasks, chunksize=chunksize):
+                        results.append(result)
+                        bar.update()
+                except Exception:
+                    # Not Pool.terminate at once: it would kill other workers inside their atomic writes and
+                    # leave the temporary files behind. The tasks in progress end, the others are skipped.
+                    stop.set()
+                    pool.close()
+                    pool.join()
+                    raise
     finally:
         bar.close()  # ends a terminal bar's line, also before an error message
     return results
