@@ -1,6 +1,7 @@
 """Training runs lose nothing and never start wrongly: a SIGKILL during a checkpoint write, a full disk, a
 missing ``last_checkpoint``, a second training in the same work dir, a ``load_from`` that does not fit."""
 import errno
+import itertools
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from daseg.weights import load_checkpoint_file
 from entry_points import ROOT, run_experiments
 from tiny_demo import tiny_demo
 
+RUNS = itertools.count()
 CONFIG = str(ROOT / 'configs/demo/gta_source_only.py')  # max_keep_ckpts=1, as every demo config
 FAST = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'model.decode_head.channels=16',
@@ -56,8 +58,10 @@ def demo_dir(tmp_path_factory):
 
 
 def args(work_dir, iters, *extra):
-    return ['--config', CONFIG, '--work-dir', work_dir, '--cfg-options', f'train_cfg.max_iters={iters}', *FAST,
-            *extra]
+    # A name of its own per run: mmengine keeps one logger per experiment name (config name + the second it
+    # started), so a second run of the config within the same second would log into the first run's file.
+    return ['--config', CONFIG, '--work-dir', work_dir, '--cfg-add', f'experiment_name=run{next(RUNS)}',
+            '--cfg-options', f'train_cfg.max_iters={iters}', *FAST, *extra]
 
 
 def train(demo_dir, monkeypatch, work_dir, iters, *extra):
