@@ -30,18 +30,20 @@ SEGMENTOR = dict(
     train_cfg=dict(), test_cfg=dict(mode='whole'))
 
 
-def _make_target(root, city, count, rng):
-    """``count`` images in Cityscapes layout; returns {image stem: label file}."""
+def _make_target(root, city, count, rng, widths=(WIDTH,)):
+    """``count`` images in Cityscapes layout, their widths taken in turn from ``widths``; returns {image stem:
+    label file}."""
     labels = {}
     for i in range(count):
         name = f'{city}_{i:06d}_000019'
+        width = widths[i % len(widths)]
         image = root / 'leftImg8bit' / 'val' / city / f'{name}_leftImg8bit.png'
         label = root / 'gtFine' / 'val' / city / f'{name}_gtFine_labelTrainIds.png'
         image.parent.mkdir(parents=True, exist_ok=True)
         label.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)).save(image)
-        trainids = rng.integers(0, 19, (HEIGHT, WIDTH), dtype=np.uint8)
-        trainids[rng.random((HEIGHT, WIDTH)) < 0.1] = 255
+        Image.fromarray(rng.integers(0, 256, (HEIGHT, width, 3), dtype=np.uint8)).save(image)
+        trainids = rng.integers(0, 19, (HEIGHT, width), dtype=np.uint8)
+        trainids[rng.random((HEIGHT, width)) < 0.1] = 255
         Image.fromarray(trainids).save(label)
         labels[f'{name}_leftImg8bit'] = str(label)
     return labels
@@ -149,6 +151,28 @@ def test_several_checkpoints_from_a_config(setup):
         ('iter_4.pth', 'cs_a'), ('iter_4.pth', 'cs_b'), ('uda.pth', 'cs_a'), ('uda.pth', 'cs_b')]
     with pytest.raises(UserError, match='--out .* already exists'):
         run_evaluation(config, str(uda), out=str(out), device='cpu')
+
+
+def test_batches_of_mixed_sizes_match_one_image_at_a_time(setup, tmp_path):
+    # Widths 64 and 48 resize to 128x64 and 96x64: batches of 3 mix both sizes, and come in groups of one size.
+    labels = _make_target(tmp_path / 'mixed', 'koeln', 5, np.random.default_rng(1), widths=(WIDTH, 48))
+    cfg = Config(dict(default_scope='mmseg', model=SEGMENTOR, eval_targets=dict(mixed=_dataset(tmp_path / 'mixed'))))
+    config = str(tmp_path / 'mixed.py')
+    cfg.dump(config)
+    matrices = []
+    for batch_size in (1, 3):
+        results, _ = run_evaluation(config, str(setup['checkpoint']), out=str(tmp_path / f'b{batch_size}'),
+                                    workers=0, device='cpu', batch_size=batch_size)
+        entry = results['checkpoints'][0]['targets']['mixed']
+        assert entry['num_images'] == len(labels)
+        matrices.append(np.array(entry['confusion_matrix']))
+    labelled = sum((np.asarray(Image.open(f)) != 255).sum() for f in labels.values())
+    assert matrices[0].sum() == matrices[1].sum() == labelled
+    # Equal up to floating-point rounding of the batched convolutions (a pixel whose top two logits tie);
+    # a sample paired with another image's label would differ in about 95 % of its pixels.
+    assert np.abs(matrices[0] - matrices[1]).sum() <= 2 * 0.001 * labelled
+    with pytest.raises(UserError, match='--batch-size must be 1 or more, got 0'):
+        run_evaluation(config, str(setup['checkpoint']), device='cpu', batch_size=0)
 
 
 def test_user_errors(setup):

@@ -33,6 +33,7 @@ def parse_args(argv=None):
                                                               'when as many; else the checkpoint folders)')
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     p.add_argument('--workers', type=int, default=2, help='dataloader worker processes per target')
+    p.add_argument('--batch-size', type=int, default=1, help="images per forward pass, as test.sh's")
     add_merge_arguments(p, config_option=False)
     return p.parse_args(argv)
 
@@ -43,7 +44,7 @@ if __name__ == '__main__':
 from daseg.atomic import atomic_write_text  # noqa: E402
 from daseg.cli import find_config, load_config, run_main, segmentor_config  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
-from daseg.evaluation import evaluate_checkpoints, select_targets  # noqa: E402  (test.sh's evaluation)
+from daseg.evaluation import check_loader_options, evaluate_checkpoints, select_targets  # noqa: E402
 from daseg.locks import folder_lock  # noqa: E402
 from daseg.merging.arguments import merge_kwargs  # noqa: E402
 from daseg.merging.inputs import check_distinct, sha256_of  # noqa: E402
@@ -77,8 +78,7 @@ def main(argv=None):
     config, _ = find_config(args.config)
     if len(args.checkpoints) < 2:
         raise UserError(f'the table needs at least 2 checkpoints, got {len(args.checkpoints)}')
-    if args.workers < 0:
-        raise UserError(f'--workers must be 0 or more, got {args.workers}')
+    check_loader_options(args.workers, args.batch_size)
     if osp.exists(args.out) and not osp.isdir(args.out):
         raise UserError(f'--out {args.out} is a file; name a folder')
     for path in args.checkpoints:
@@ -114,7 +114,8 @@ def main(argv=None):
                 merge_checkpoints([args.checkpoints[i] for i in subset], checkpoint, force=True, log=_quiet,
                                   recalibrate=recalibrate, **merge_options)
             entry = evaluate_checkpoints(cfg, segmentor_config(cfg), [checkpoint], torch.device(device), targets,
-                                         workers=args.workers, config=config)['checkpoints'][0]
+                                         workers=args.workers, config=config,
+                                         batch_size=args.batch_size)['checkpoints'][0]
             cache.put(label, keys[subset], entry)
             progress.step(done, f'{label}: mean {entry["mean"]["mIoU"]:.2f}, H {entry["harmonic_mean"]["mIoU"]:.2f}')
         rows = [(s, cache.get(subset_label(names, s), keys[s])) for s in keys]

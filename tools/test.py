@@ -47,6 +47,9 @@ def parse_args(argv=None):
                         'branch alone, or output the scale attention (att, for --show-dir)')
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     p.add_argument('--workers', type=int, default=2, help='dataloader worker processes per target')
+    p.add_argument('--batch-size', type=int, default=1,
+                   help='images per forward pass (those of one size in a batch go together); on a CPU 8 is '
+                        'about 1.3 to 1.6x faster than 1 on the demo images')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override existing config entries, e.g. eval_targets.cityscapes.data_root=/data/cs')
     return p.parse_args(argv)

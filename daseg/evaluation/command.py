@@ -18,7 +18,7 @@ from ..weights import find_latest_checkpoint, load_segmentor_weights
 from .loop import evaluate_target
 from .report import checkpoint_label, format_console, write_reports
 from .summary import summarize_targets, target_result
-from .targets import build_dataloader, check_classes, is_labelled, select_targets
+from .targets import build_dataloader, check_classes, check_loader_options, is_labelled, select_targets
 
 # Checkpoint meta entries copied into results.json.
 _META_KEYS = ('iter', 'epoch', 'seed', 'experiment_name', 'exp_name', 'time')
@@ -59,7 +59,8 @@ def _per_checkpoint(root, index, label, several):
 
 
 def evaluate_checkpoints(cfg, model_cfg, checkpoints, device, targets=None, which='student', hrda_out=None,
-                         workers=2, show_dir=None, pred_dir=None, tta=False, test_set=False, config=None):
+                         workers=2, show_dir=None, pred_dir=None, tta=False, test_set=False, config=None,
+                         batch_size=1):
     """Evaluate checkpoints on the config's targets.
 
     Args:
@@ -76,6 +77,8 @@ def evaluate_checkpoints(cfg, model_cfg, checkpoints, device, targets=None, whic
         tta (bool): multi-scale + flip test-time augmentation.
         test_set (bool): the targets' test splits, predicted without labels.
         config (str | None): recorded in the results.
+        batch_size (int): images per forward pass (those of one size in a batch go together); the metrics do
+            not depend on it beyond floating-point rounding.
 
     Returns:
         dict: the results (see :mod:`daseg.evaluation.report`); ``targets`` lists the labelled targets,
@@ -99,7 +102,7 @@ def evaluate_checkpoints(cfg, model_cfg, checkpoints, device, targets=None, whic
             raise UserError('--tta averages class probabilities, --hrda-out att outputs the scale attention: '
                             'use one of them')
         model.decode_head.output = hrda_out
-    loaders = {name: build_dataloader(name, dataset, workers) for name, dataset in chosen.items()}
+    loaders = {name: build_dataloader(name, dataset, workers, batch_size) for name, dataset in chosen.items()}
     classes = check_classes(model, loaders)
     classes16 = bool(cfg.get('eval_classes16', False))
     entries = []
@@ -125,7 +128,8 @@ def evaluate_checkpoints(cfg, model_cfg, checkpoints, device, targets=None, whic
 
 
 def run_test(cfg, model_cfg, config, work_dir=None, checkpoints=(), out=None, device=None, targets=None,
-             which='student', hrda_out=None, workers=2, show_dir=None, pred_dir=None, tta=False, test_set=False):
+             which='student', hrda_out=None, workers=2, show_dir=None, pred_dir=None, tta=False, test_set=False,
+             batch_size=1):
     """The whole command: evaluate, print the tables, write the reports.
 
     Args:
@@ -136,14 +140,14 @@ def run_test(cfg, model_cfg, config, work_dir=None, checkpoints=(), out=None, de
         checkpoints (Sequence[str]): checkpoints; default with a work dir: its last one.
         out (str | None): the reports' folder (default: ``<work dir or checkpoint folder>/eval_<timestamp>``).
         device (str | None): 'cpu' or 'cuda' (default: cuda when available).
-        targets, which, hrda_out, workers, show_dir, pred_dir, tta, test_set: see :func:`evaluate_checkpoints`.
+        targets, which, hrda_out, workers, show_dir, pred_dir, tta, test_set, batch_size: see
+            :func:`evaluate_checkpoints`.
 
     Returns:
         tuple[dict, str | None]: the results and the folder of the reports (None when no target had labels).
     """
     checkpoints = resolve_checkpoints(checkpoints, config, work_dir)
-    if workers < 0:
-        raise UserError(f'--workers must be 0 or more, got {workers}')
+    check_loader_options(workers, batch_size)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda' and not torch.cuda.is_available():
         raise UserError('--device cuda: no CUDA device is available')
@@ -155,7 +159,7 @@ def run_test(cfg, model_cfg, config, work_dir=None, checkpoints=(), out=None, de
             if folder:
                 claimed.enter_context(fresh_output_folder(folder, option, 'test.sh'))
         results = evaluate_checkpoints(cfg, model_cfg, checkpoints, torch.device(device), targets, which, hrda_out,
-                                       workers, show_dir, pred_dir, tta, test_set, config)
+                                       workers, show_dir, pred_dir, tta, test_set, config, batch_size)
         if pred_dir:
             print(f'predictions (trainIds) written to {pred_dir}')
         if not results['targets']:

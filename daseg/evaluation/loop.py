@@ -29,6 +29,21 @@ def _prediction_at(sample, shape, align_corners):
     return logits[0].argmax(0)
 
 
+def _same_size_batches(batch):
+    """A dataloader batch split into batches of images of one size, in order: the data preprocessor stacks a
+    test batch without padding, and a batch of a real dataset may mix sizes (IDD: 1920x1080 and 1280x720)."""
+    groups = {}
+    for index, image in enumerate(batch['inputs']):
+        groups.setdefault(tuple(image.shape), []).append(index)
+    for indices in groups.values():
+        yield {key: [values[i] for i in indices] for key, values in batch.items()}
+
+
+def _predict(model, batch, tta):
+    for part in _same_size_batches(batch):
+        yield from tta_test_step(model, part) if tta else model.test_step(part)
+
+
 def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evaluating', pred_dir=None, tta=False):
     """Predict every image of a dataloader and accumulate the confusion matrix of the labelled ones.
 
@@ -36,7 +51,8 @@ def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evalua
         model (mmseg BaseSegmentor): in eval mode; ``test_step`` returns SegDataSamples whose ``pred_sem_seg``
             has the original image size and whose ``gt_sem_seg`` holds the label as loaded (the test pipeline
             loads annotations after resizing the image), or no ``gt_sem_seg`` for an unlabelled image.
-        dataloader (DataLoader): batches of ``pseudo_collate``d samples.
+        dataloader (DataLoader): batches of ``pseudo_collate``d samples, of any size; the images of one size in
+            a batch are predicted together.
         num_classes (int): C.
         show_dir (str | None): if given, a folder that receives one image|GT|prediction PNG per image
             (image|prediction without a label).
@@ -63,7 +79,7 @@ def evaluate_target(model, dataloader, num_classes, show_dir=None, title='evalua
     count = 0
     with torch.no_grad():
         for batch in dataloader:
-            for sample in (tta_test_step(model, batch) if tta else model.test_step(batch)):
+            for sample in _predict(model, batch, tta):
                 gt = sample.gt_sem_seg.data[0] if 'gt_sem_seg' in sample else None
                 pred = sample.pred_sem_seg.data[0]
                 if gt is not None:

@@ -41,8 +41,16 @@ def is_labelled(name, pipeline):
     return True
 
 
-def build_dataloader(name, dataset_cfg, workers):
-    """A batch-size-1 dataloader over a target's dataset, in order."""
+def check_loader_options(workers, batch_size):
+    """``--workers`` and ``--batch-size`` of the evaluation commands, checked before any work."""
+    if workers < 0:
+        raise UserError(f'--workers must be 0 or more, got {workers}')
+    if batch_size < 1:
+        raise UserError(f'--batch-size must be 1 or more, got {batch_size}')
+
+
+def build_dataloader(name, dataset_cfg, workers, batch_size=1):
+    """A dataloader over a target's dataset, in order, ``batch_size`` images per batch."""
     # Not serialised: mmengine then runs gc.collect() for every dataset it builds, which in a process holding
     # models costs more than the evaluation of a small target (tools/merge_table.py builds them per merge).
     try:
@@ -51,7 +59,7 @@ def build_dataloader(name, dataset_cfg, workers):
         raise UserError(f'target {name}: cannot build its dataset: {" ".join(str(exc).split())}') from None
     if len(dataset) == 0:
         raise UserError(f'target {name}: no images found (data_root {dataset_cfg.get("data_root")})')
-    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=workers, collate_fn=pseudo_collate)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=pseudo_collate)
 
 
 def check_classes(model, loaders):
