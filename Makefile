@@ -11,6 +11,9 @@ DEMO := data/demo
 DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
 SEED ?= 0
+# Images per forward pass in the demo's evaluation: on two cores about 1.4x faster than one at a time, the same
+# confusion matrices.
+EVAL_BATCH := --batch-size 8
 
 .PHONY: demo demo-data demo-mic demo-mrm demo-encoders demo-unionset demo-ddb test install clean-demo
 
@@ -26,41 +29,31 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
-# Images per forward pass in the demos' evaluations: on two cores 1.4x faster than one at a time, same metrics.
-EVAL_BATCH := --batch-size 8
-# The schedule of `make demo` and `make demo-merge4`, shortened from their configs' 1000 and 400 iterations
-# (`run_experiments.py --max-iters` scales the LR schedule and the checkpoint interval) to fit their budgets on
-# two cores; e.g. `make demo DEMO_SOURCE_ITERS=1000 DEMO_ADAPT_ITERS=400` for the configs' own.
-DEMO_SOURCE_ITERS ?= 600
-DEMO_ADAPT_ITERS ?= 200
-DEMO_SOURCE := $(DEMO_WORK)/source_only/iter_$(DEMO_SOURCE_ITERS).pth
-DEMO_ADAPTED = $(DEMO_WORK)/$(1)/iter_$(DEMO_ADAPT_ITERS).pth
-
 # A job for tools/run_parallel.py: the demo config $(2) trained from the source-only model into work dir $(1).
 # The runs side by side get one thread each, which on two cores finishes sooner than one after another.
 demo_from_source = $(1)="$(BIN)/python run_experiments.py --config configs/demo/$(2).py --work-dir $(DEMO_WORK)/$(1) \
-	--seed $(SEED) --max-iters $(DEMO_ADAPT_ITERS) --cfg-options load_from=$(DEMO_SOURCE)"
+	--cfg-options load_from=$(DEMO_WORK)/source_only/iter_1000.pth"
 
 # The demo, the whole main job on synthetic domains in the real datasets' formats: a source-only model
-# (600 iterations); from it, 200 more iterations three ways, side by side: on the source alone (the baseline)
+# (1000 iterations); from it, 400 more iterations three ways, side by side: on the source alone (the baseline)
 # and with DACS towards the IDD-like and the Cityscapes-like domain; the two per-target models merged without
 # data (Gaussian BatchNorm statistics, and plain averaging for comparison); every model evaluated on both targets, with a
 # table and a chart in work_dirs/demo/eval. work_dirs/demo is the demo's own folder and is started afresh.
 demo: $(STAMP)
 	rm -rf $(DEMO_WORK)
 	$(MAKE) demo-data
-	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only \
-		--seed $(SEED) --max-iters $(DEMO_SOURCE_ITERS)
+	$(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py --work-dir $(DEMO_WORK)/source_only
 	$(BIN)/python tools/run_parallel.py --log-dir $(DEMO_WORK)/logs \
 		$(call demo_from_source,source_only_continued,gta_source_only_continued) \
 		$(call demo_from_source,dacs_idd,gta2idd_dacs) $(call demo_from_source,dacs_cityscapes,gta2cityscapes_dacs)
 	mkdir -p $(DEMO_WORK)/merged
-	$(BIN)/python merge.py $(call DEMO_ADAPTED,dacs_cityscapes) $(call DEMO_ADAPTED,dacs_idd) \
+	$(BIN)/python merge.py $(DEMO_WORK)/dacs_cityscapes/iter_400.pth $(DEMO_WORK)/dacs_idd/iter_400.pth \
 		--out $(DEMO_WORK)/merged/gaussian.pth
-	$(BIN)/python merge.py $(call DEMO_ADAPTED,dacs_cityscapes) $(call DEMO_ADAPTED,dacs_idd) \
+	$(BIN)/python merge.py $(DEMO_WORK)/dacs_cityscapes/iter_400.pth $(DEMO_WORK)/dacs_idd/iter_400.pth \
 		--buffers mean --out $(DEMO_WORK)/merged/mean.pth
-	./test.sh configs/demo/gta_source_only.py $(DEMO_SOURCE) $(foreach run,source_only_continued dacs_cityscapes \
-		dacs_idd,$(call DEMO_ADAPTED,$(run))) $(DEMO_WORK)/merged/gaussian.pth $(DEMO_WORK)/merged/mean.pth \
+	./test.sh configs/demo/gta_source_only.py $(DEMO_WORK)/source_only/iter_1000.pth \
+		$(DEMO_WORK)/source_only_continued/iter_400.pth $(DEMO_WORK)/dacs_cityscapes/iter_400.pth \
+		$(DEMO_WORK)/dacs_idd/iter_400.pth $(DEMO_WORK)/merged/gaussian.pth $(DEMO_WORK)/merged/mean.pth \
 		--out $(DEMO_WORK)/eval --targets cityscapes idd $(EVAL_BATCH)
 
 # The synthetic domains in their datasets' raw layouts, converted as real data would be (trainIds, rare-class
@@ -77,7 +70,7 @@ demo-data: $(STAMP)
 	touch $(DEMO_DATA_STAMP)
 
 # A method against DACS, one seed (SEED=1 for the second): `make demo-mic` (MIC), `make demo-mrm` (MRM). A
-# source-only model (1000 iterations, the config's own schedule), then from it 400 iterations of DACS and of DACS + the
+# source-only model (1000 iterations, as in `make demo`), then from it 400 iterations of DACS and of DACS + the
 # method towards the Cityscapes-like and the IDD-like domain, every model evaluated on both targets
 # (work_dirs/demo_<method>/seed<SEED>/eval). Reuses the demo data when complete.
 demo-mic demo-mrm: demo-%: $(STAMP)
@@ -157,38 +150,36 @@ clean-demo:
 # table of every subset, linear merging, and its heatmap) and one line per rule for the merge of all four:
 # linear, task arithmetic, TIES, DARE (task vectors from the source-only model, the DACS models' common start),
 # each with Gaussian and with averaged BatchNorm statistics, and with statistics re-estimated on 25 unlabelled
-# training images of each target (the one step that uses data). Another seed: make demo-merge4 SEED=1. The
-# schedule is make demo's (DEMO_SOURCE_ITERS, DEMO_ADAPT_ITERS).
+# training images of each target (the one step that uses data). Another seed: make demo-merge4 SEED=1.
 M4_WORK := work_dirs/demo_merge4/seed$(SEED)
 M4_TARGETS := cityscapes idd acdc_fog darkzurich
-M4_SOURCE := $(M4_WORK)/source_only/iter_$(DEMO_SOURCE_ITERS).pth
-M4_MODELS := $(foreach t,$(M4_TARGETS),$(M4_WORK)/dacs_$(t)/iter_$(DEMO_ADAPT_ITERS).pth)
+M4_SOURCE := $(M4_WORK)/source_only/iter_1000.pth
+M4_MODELS := $(foreach t,$(M4_TARGETS),$(M4_WORK)/dacs_$(t)/iter_400.pth)
 M4_RULES := linear task-arithmetic ties dare
 M4_RECAL := --recalibrate-images 25 --config configs/demo/gta_source_only.py --recalibrate-bn \
 	$(DEMO)/cityscapes/leftImg8bit/train $(DEMO)/idd/leftImg8bit/train $(DEMO)/acdc/rgb_anon/fog/train \
 	$(DEMO)/darkzurich/rgb_anon/train/night
-# merge.py for the merge of all four by rule $(1), with BatchNorm options $(2), into rules/$(1)_$(3).pth.
-m4_merge = $(BIN)/python merge.py $(M4_MODELS) --params $(1) $(if $(filter linear,$(1)),,--base $(M4_SOURCE)) \
-	$(if $(filter dare,$(1)),--seed $(SEED)) $(2) --force --out $(M4_WORK)/rules/$(1)_$(3).pth
-# One job per rule for tools/run_parallel.py: its three merges, one after another.
-m4_rule_job = $(1)="sh -c '$(call m4_merge,$(1),--buffers gaussian,gaussian) && \
-	$(call m4_merge,$(1),--buffers mean,mean) && $(call m4_merge,$(1),$(M4_RECAL),recalibrated)'"
 
 .PHONY: demo-merge4
 demo-merge4: $(STAMP)
 	test -f $(DEMO_DATA_STAMP) || $(MAKE) demo-data
 	test -f $(M4_SOURCE) || $(BIN)/python run_experiments.py --config configs/demo/gta_source_only.py \
-		--work-dir $(M4_WORK)/source_only --seed $(SEED) --max-iters $(DEMO_SOURCE_ITERS)
+		--work-dir $(M4_WORK)/source_only --seed $(SEED)
 	$(BIN)/python tools/run_parallel.py --log-dir $(M4_WORK)/logs $(foreach t,$(M4_TARGETS),dacs_$(t)="sh -c 'test -f \
-		$(M4_WORK)/dacs_$(t)/iter_$(DEMO_ADAPT_ITERS).pth || $(BIN)/python run_experiments.py --config \
-		configs/demo/gta2$(t)_dacs.py --work-dir $(M4_WORK)/dacs_$(t) --seed $(SEED) --max-iters $(DEMO_ADAPT_ITERS) \
-		--cfg-options load_from=$(M4_SOURCE)'")
+		$(M4_WORK)/dacs_$(t)/iter_400.pth || $(BIN)/python run_experiments.py --config configs/demo/gta2$(t)_dacs.py \
+		--work-dir $(M4_WORK)/dacs_$(t) --seed $(SEED) --cfg-options load_from=$(M4_SOURCE)'")
 	$(BIN)/python tools/merge_table.py configs/demo/gta_source_only.py $(M4_MODELS) --targets $(M4_TARGETS) \
-		--out $(M4_WORK)/table $(EVAL_BATCH)
+		--out $(M4_WORK)/table
 	mkdir -p $(M4_WORK)/rules
-	$(BIN)/python tools/run_parallel.py --log-dir $(M4_WORK)/logs $(foreach r,$(M4_RULES),$(call m4_rule_job,$(r)))
+	for rule in $(M4_RULES); do \
+		case $$rule in linear) extra= ;; dare) extra="--base $(M4_SOURCE) --seed $(SEED)" ;; \
+			*) extra="--base $(M4_SOURCE)" ;; esac; \
+		for bn in gaussian mean; do $(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra --buffers $$bn \
+			--force --out $(M4_WORK)/rules/$${rule}_$$bn.pth || exit 1; done; \
+		$(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra $(M4_RECAL) --force \
+			--out $(M4_WORK)/rules/$${rule}_recalibrated.pth || exit 1; done
 	rm -rf $(M4_WORK)/rules_eval
 	./test.sh configs/demo/gta_source_only.py \
 		$(foreach r,$(M4_RULES),$(foreach b,gaussian mean recalibrated,$(M4_WORK)/rules/$(r)_$(b).pth)) \
-		--targets $(M4_TARGETS) --out $(M4_WORK)/rules_eval $(EVAL_BATCH)
+		--targets $(M4_TARGETS) --out $(M4_WORK)/rules_eval
 	@echo "table: $(M4_WORK)/table/table.md, heatmap: $(M4_WORK)/table/heatmap.png, rules: $(M4_WORK)/rules_eval"

@@ -15,7 +15,7 @@ from PIL import Image
 from daseg.datasets.convert.mapillary import convert_mapillary
 from daseg.datasets.convert.mapillary_rules import mapillary_rule
 from daseg.datasets.convert.synscapes import convert_synscapes
-from daseg.demo import generate
+from daseg.demo import DOMAINS, generate, select_domains
 from daseg.demo.domains import DOMAINS_BY_NAME
 from daseg.demo.generate import domain_size, sample_rng
 from daseg.demo.labels import PARKING, TRAINID_LUT
@@ -241,6 +241,22 @@ def test_refuses_existing_set_unless_overwrite(demo, tmp_path, capsys):
     assert cli.main(['--out', out, '--scale', '0.01', '--size', '64x36', '--nproc', '1']) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith('error: ') and '--overwrite' in last
+
+
+def test_some_domains_alone_are_the_same_bytes(demo, tmp_path):
+    out = tmp_path / 'two'
+    generate(str(out), seed=0, scale=SCALE, size=SIZE, nproc=1, domains=select_domains(['idd', 'cityscapes']))
+    assert sorted(os.listdir(out)) == ['cityscapes', 'idd_raw', 'manifest.json']
+    for folder in ('cityscapes', 'idd_raw'):
+        files = _files(out / folder)
+        assert files == _files(demo / folder)
+        _, mismatch, errors = filecmp.cmpfiles(demo / folder, out / folder, [str(f) for f in files], shallow=False)
+        assert not mismatch and not errors
+    assert select_domains(None) == DOMAINS
+    with pytest.raises(UserError, match='unknown demo domain cityscape; known: gta, synthia'):
+        select_domains(['cityscape'])
+    with pytest.raises(UserError, match='demo domain acdc_fog shares its folder acdc with acdc_night: name both'):
+        select_domains(['acdc_fog'])
 
 
 def test_interrupted_run_leaves_no_dataset(tmp_path, monkeypatch):

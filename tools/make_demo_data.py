@@ -38,13 +38,16 @@ def parse_args(argv=None):
                         '(default: each domain\'s own, e.g. 256x144 for GTA)')
     p.add_argument('--nproc', type=_positive(int), default=2, help='worker processes (default: %(default)s)')
     p.add_argument('--overwrite', action='store_true', help='replace a demo set already in --out')
+    p.add_argument('--domains', nargs='+', metavar='NAME',
+                   help='only these domains (default: all): gta, synthia, cityscapes, idd, acdc_fog, acdc_night, '
+                        'darkzurich, synscapes, mapillary; each image is the same as in the whole set')
     return p.parse_args(argv)
 
 
 if __name__ == '__main__':
     parse_args()  # --help and usage errors answer before torch and the package load
 
-from daseg.demo import generate  # noqa: E402
+from daseg.demo import generate, select_domains  # noqa: E402
 from daseg.errors import UserError  # noqa: E402
 
 
@@ -53,7 +56,7 @@ def main(argv=None):
     start = time.time()
     try:
         manifest = generate(args.out, seed=args.seed, scale=args.scale, size=args.size, nproc=args.nproc,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, domains=select_domains(args.domains))
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

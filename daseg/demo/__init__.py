@@ -1,5 +1,5 @@
 """Synthetic demo domains: procedural street scenes written in the real datasets' own raw formats."""
-from .domains import DOMAINS
+from .domains import DOMAINS, select_domains
 from .generate import generate
 
-__all__ = ['DOMAINS', 'generate']
+__all__ = ['DOMAINS', 'generate', 'select_domains']

@@ -7,6 +7,7 @@ and class frequencies. Shapes and layout still carry over, so adaptation can rec
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
+from ..errors import UserError
 from . import writers
 from .appearance import Style
 from .labels import (BICYCLE, BUILDING, BUS, CAR, DYNAMIC, EGO_VEHICLE, FENCE, GROUND, GUARD_RAIL, MOTORCYCLE,
@@ -206,3 +207,19 @@ DOMAINS = (
            MAPILLARY_LAYOUT, MAPILLARY_STYLE, finish=writers.mapillary_config),
 )
 DOMAINS_BY_NAME = {d.name: d for d in DOMAINS}
+
+
+def select_domains(names):
+    """The domains named (all for None), in their order in DOMAINS. A folder holds whole domains only: ACDC's
+    fog and night domains are generated together, since the folder of one is replaced when it is written."""
+    if not names:
+        return DOMAINS
+    unknown = [n for n in names if n not in DOMAINS_BY_NAME]
+    if unknown:
+        raise UserError(f'unknown demo domain {", ".join(unknown)}; known: {", ".join(DOMAINS_BY_NAME)}')
+    chosen = [d for d in DOMAINS if d.name in names]
+    for d in chosen:
+        partners = [o.name for o in DOMAINS if o.root == d.root and o.name not in names]
+        if partners:
+            raise UserError(f'demo domain {d.name} shares its folder {d.root} with {", ".join(partners)}: name both')
+    return tuple(chosen)
