@@ -48,8 +48,8 @@ def parse_args(argv=None):
     p.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     p.add_argument('--workers', type=int, default=2, help='dataloader worker processes per target')
     p.add_argument('--batch-size', type=int, default=1,
-                   help='images per forward pass (those of one size in a batch go together); on a CPU 8 is '
-                        'about 1.3 to 1.6x faster than 1 on the demo images')
+                   help='images per forward pass (those of one size in a batch go together); for the demo '
+                        'model on two CPU cores 8 is about 1.4x faster than 1')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override existing config entries, e.g. eval_targets.cityscapes.data_root=/data/cs')
     return p.parse_args(argv)

@@ -30,8 +30,9 @@ def _prediction_at(sample, shape, align_corners):
 
 
 def _same_size_batches(batch):
-    """A dataloader batch split into batches of images of one size, in order: the data preprocessor stacks a
-    test batch without padding, and a batch of a real dataset may mix sizes (IDD: 1920x1080 and 1280x720)."""
+    """A dataloader batch split into batches of images of one size (each in the batch's order): the data
+    preprocessor stacks a test batch without padding, and a real dataset may mix sizes (IDD: 1920x1080 and
+    1280x720)."""
     groups = {}
     for index, image in enumerate(batch['inputs']):
         groups.setdefault(tuple(image.shape), []).append(index)
