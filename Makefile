@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# torch is installed first and on its own so that a build the machine already has (CPU wheels on CI) is
-# used; override for another build, e.g. `make test TORCH_SPEC='torch==2.11.0'`.
+# torch is installed first and on its own, from the machine's own wheels (pip's find-links: a CPU build on CI)
+# when one there fits, its dependencies from the index; only without one from the index, where the newest
+# release is a CUDA build of several GB. Override for another build, e.g. `make test TORCH_SPEC='torch==2.11.0'`.
 TORCH_SPEC ?= torch>=2.1,<=2.14.1
+TORCH_VERSION = $$($(BIN)/python -c "from importlib.metadata import version; print(version('torch'))")
 DEMO := data/demo
 DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
@@ -21,7 +23,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || { $(BIN)/pip install -q --no-index --no-deps "$(TORCH_SPEC)" \
+		2>/dev/null && $(BIN)/pip install -q "torch==$(TORCH_VERSION)"; } || $(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
