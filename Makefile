@@ -13,7 +13,7 @@ DEMO := data/demo
 DEMO_WORK := work_dirs/demo
 DEMO_DATA_STAMP := $(DEMO)/.complete
 SEED ?= 0
-# Images per forward pass in the demo's evaluation: on two cores about 1.4x faster than one at a time, the same
+# Images per forward pass in the demos' evaluation: on two cores about 1.4x faster than one at a time, the same
 # confusion matrices.
 EVAL_BATCH := --batch-size 8
 
@@ -162,6 +162,13 @@ M4_RULES := linear task-arithmetic ties dare
 M4_RECAL := --recalibrate-images 25 --config configs/demo/gta_source_only.py --recalibrate-bn \
 	$(DEMO)/cityscapes/leftImg8bit/train $(DEMO)/idd/leftImg8bit/train $(DEMO)/acdc/rgb_anon/fog/train \
 	$(DEMO)/darkzurich/rgb_anon/train/night
+# merge.py for the merge of all four by rule $(1), with BatchNorm options $(2), into rules/$(1)_$(3).pth.
+m4_merge = $(BIN)/python merge.py $(M4_MODELS) --params $(1) $(if $(filter linear,$(1)),,--base $(M4_SOURCE)) \
+	$(if $(filter dare,$(1)),--seed $(SEED)) $(2) --force --out $(M4_WORK)/rules/$(1)_$(3).pth
+# One job per rule for tools/run_parallel.py, its three merges one after another: most of a merge.py call is
+# starting Python and importing the package on one core, so four side by side finish sooner.
+m4_rule_job = $(1)="sh -c '$(call m4_merge,$(1),--buffers gaussian,gaussian) && \
+	$(call m4_merge,$(1),--buffers mean,mean) && $(call m4_merge,$(1),$(M4_RECAL),recalibrated)'"
 
 .PHONY: demo-merge4
 demo-merge4: $(STAMP)
@@ -172,17 +179,11 @@ demo-merge4: $(STAMP)
 		$(M4_WORK)/dacs_$(t)/iter_400.pth || $(BIN)/python run_experiments.py --config configs/demo/gta2$(t)_dacs.py \
 		--work-dir $(M4_WORK)/dacs_$(t) --seed $(SEED) --cfg-options load_from=$(M4_SOURCE)'")
 	$(BIN)/python tools/merge_table.py configs/demo/gta_source_only.py $(M4_MODELS) --targets $(M4_TARGETS) \
-		--out $(M4_WORK)/table
+		--out $(M4_WORK)/table $(EVAL_BATCH)
 	mkdir -p $(M4_WORK)/rules
-	for rule in $(M4_RULES); do \
-		case $$rule in linear) extra= ;; dare) extra="--base $(M4_SOURCE) --seed $(SEED)" ;; \
-			*) extra="--base $(M4_SOURCE)" ;; esac; \
-		for bn in gaussian mean; do $(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra --buffers $$bn \
-			--force --out $(M4_WORK)/rules/$${rule}_$$bn.pth || exit 1; done; \
-		$(BIN)/python merge.py $(M4_MODELS) --params $$rule $$extra $(M4_RECAL) --force \
-			--out $(M4_WORK)/rules/$${rule}_recalibrated.pth || exit 1; done
+	$(BIN)/python tools/run_parallel.py --log-dir $(M4_WORK)/logs $(foreach r,$(M4_RULES),$(call m4_rule_job,$(r)))
 	rm -rf $(M4_WORK)/rules_eval
 	./test.sh configs/demo/gta_source_only.py \
 		$(foreach r,$(M4_RULES),$(foreach b,gaussian mean recalibrated,$(M4_WORK)/rules/$(r)_$(b).pth)) \
-		--targets $(M4_TARGETS) --out $(M4_WORK)/rules_eval
+		--targets $(M4_TARGETS) --out $(M4_WORK)/rules_eval $(EVAL_BATCH)
 	@echo "table: $(M4_WORK)/table/table.md, heatmap: $(M4_WORK)/table/heatmap.png, rules: $(M4_WORK)/rules_eval"
